@@ -1,0 +1,43 @@
+"""Forward-Forward learning and AMSGA in JAX.
+
+`amsga_jax` implements the Forward-Forward algorithm (Hinton, 2022) and
+Adaptive Multi-Scale Goodness Aggregation (AMSGA), which changes four of its
+choices: goodness measured at three scales and mixed by depth
+(`goodness`), curriculum-selected hard negatives (`curriculum`), thresholds
+that move with depth and training (`thresholds`), and a warm-up plus cosine
+learning rate (`schedules`). Each is a switch of `Config`; all four off is
+the baseline.
+
+Parameters are plain pytrees (`{"w": [D_in, N], "b": [N]}` per layer)
+rather than Flax modules: a Forward-Forward layer is trained on its own with
+its own optimiser, the first layer is computed in a factored form that a
+module's `__call__` would hide, and a pytree with a leading seed axis
+`vmap`s with no ceremony. Flax provides the `TrainState` pytree dataclass.
+
+Modules, one per idea:
+
+- `config`: every setting of a run, validated in one place.
+- `goodness`, `curriculum`, `thresholds`, `schedules`: the four components,
+  as pure functions.
+- `labels`: label embedding and wrong-label sampling (negative data).
+- `layers`: the normalised ReLU layer and the factored first layer.
+- `objective`: a layer's loss and diagnostics.
+- `training`: compiled chunks of epochs, layer-wise or simultaneous, seeds
+  vmapped; the `Trainer` loop.
+- `evaluation`: prediction over candidate labels, accuracy by depth.
+- `data`: MNIST, Fashion-MNIST and scikit-learn digits as arrays.
+"""
+
+from amsga_jax.config import Config
+from amsga_jax.training import ChunkReport, Position, Trainer, TrainState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChunkReport",
+    "Config",
+    "Position",
+    "TrainState",
+    "Trainer",
+    "__version__",
+]

@@ -1,0 +1,153 @@
+"""Prediction by goodness over every candidate label, and accuracy.
+
+An image is scored under each of the `C` labels; each layer's goodness of
+each candidate is computed (its aggregated goodness when multi-scale
+goodness is on), and the label whose goodness summed over layers is largest
+wins. The `C` candidates are independent: a `vmap` over them, sharing the
+first layer's label-independent product (see `layers`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from amsga_jax import config as config_lib
+from amsga_jax import layers
+from amsga_jax import objective
+
+
+def candidate_goodness(
+    network: list[layers.Params],
+    images: jnp.ndarray,
+    *,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+) -> jnp.ndarray:
+  """Each layer's goodness of each image under each candidate label.
+
+  Args:
+    network: layer parameters, first layer first (any number of layers).
+    images: [B, D] standardised images.
+    config: the run's configuration (goodness settings).
+    num_classes: `C`.
+    hot_value: the label embedding's hot value.
+
+  Returns:
+    [B, C, L] goodness, `L = len(network)`.
+  """
+  products = layers.first_layer_products(
+      network[0],
+      images,
+      num_classes=num_classes,
+      hot_value=hot_value,
+      epsilon=config.norm_epsilon,
+  )
+
+  def for_label(label):
+    labels = jnp.full(images.shape[:1], label, jnp.int32)
+    activity = layers.first_layer_activations(
+        network[0], products, labels, hot_value=hot_value
+    )
+    per_layer = []
+    for layer_index, params in enumerate(network):
+      if layer_index > 0:
+        activity = layers.hidden_layer(
+            params, layers.normalize_direction(activity, config.norm_epsilon)
+        )
+      goodness, _ = objective.layer_goodness(
+          activity,
+          layer_index=layer_index,
+          config=config,
+          for_prediction=True,
+      )
+      per_layer.append(goodness)
+    return jnp.stack(per_layer, axis=-1)
+
+  by_label = jax.vmap(for_label)(jnp.arange(num_classes))  # [C, B, L]
+  return jnp.transpose(by_label, (1, 0, 2))
+
+
+def accuracy_by_depth(
+    goodness: jnp.ndarray, labels: jnp.ndarray
+) -> jnp.ndarray:
+  """Accuracy of predicting from the first `k` layers, for each `k`.
+
+  Args:
+    goodness: [B, C, L] per-layer goodness of each candidate label.
+    labels: [B] true labels.
+
+  Returns:
+    [L] accuracies; entry `k - 1` sums the goodness of layers 1..k.
+  """
+  cumulative = jnp.cumsum(goodness, axis=-1)
+  predictions = jnp.argmax(cumulative, axis=1)  # [B, L]
+  return jnp.mean(predictions == labels[:, None], axis=0)
+
+
+def evaluate_in_batches(
+    network: list[layers.Params],
+    images: jnp.ndarray,
+    labels: jnp.ndarray,
+    *,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+    batch_size: int = 5000,
+) -> jnp.ndarray:
+  """`accuracy_by_depth` over a whole split, `batch_size` images at a time.
+
+  Bounds memory at `batch_size * C` activations per layer. Traceable: use
+  inside `jit`.
+
+  Args:
+    network: layer parameters, first layer first.
+    images: [B, D] images.
+    labels: [B] labels.
+    config: the run's configuration.
+    num_classes: `C`.
+    hot_value: the label embedding's hot value.
+    batch_size: images scored at once.
+
+  Returns:
+    [L] accuracy from the first `k` layers, for each `k`.
+  """
+  num_examples = images.shape[0]
+  batch_size = min(batch_size, num_examples)
+  num_batches = -(-num_examples // batch_size)
+  padding = num_batches * batch_size - num_examples
+  padded = jnp.pad(images, ((0, padding), (0, 0)))
+  batches = padded.reshape(num_batches, batch_size, images.shape[1])
+
+  goodness = jax.lax.map(
+      lambda batch: candidate_goodness(
+          network,
+          batch,
+          config=config,
+          num_classes=num_classes,
+          hot_value=hot_value,
+      ),
+      batches,
+  )
+  goodness = goodness.reshape(num_batches * batch_size, num_classes, -1)
+  return accuracy_by_depth(goodness[:num_examples], labels)
+
+
+def predict(
+    network: list[layers.Params],
+    images: jnp.ndarray,
+    *,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+) -> jnp.ndarray:
+  """The label with the largest goodness summed over all layers: [B]."""
+  goodness = candidate_goodness(
+      network,
+      images,
+      config=config,
+      num_classes=num_classes,
+      hot_value=hot_value,
+  )
+  return jnp.argmax(jnp.sum(goodness, axis=-1), axis=-1)

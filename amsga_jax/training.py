@@ -1,0 +1,624 @@
+"""Training: compiled chunks of epochs, layer by layer or all at once.
+
+The unit of compiled work is a *chunk*: `lax.scan` over a run of epochs of
+one training phase, each epoch a `lax.scan` over its mini-batches (one step
+for a full batch). Python sees the run only between chunks, to evaluate,
+log and checkpoint. Seeds are a leading axis of every parameter and
+optimiser state: a chunk is `vmap`ped over them, so `S` seeds are one
+program and one compile.
+
+Two schedules:
+
+- "layerwise" (the paper's): phase `l` trains layer `l` for `E` epochs with
+  its own optimiser state while the layers before it are frozen. Its
+  inputs, for every image under every label, are computed once when the
+  phase starts (`layers.layer_inputs_for_all_labels`), so each epoch only
+  gathers the rows its positive and negative labels pick.
+- "simultaneous": one phase trains every layer at once, each on the
+  detached output of the layer below, each with its own optimiser state.
+
+Randomness is a function of (seed, layer, epoch, step) only, through
+`fold_in`: a resumed run draws what an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from amsga_jax import config as config_lib
+from amsga_jax import evaluation
+from amsga_jax import labels as labels_lib
+from amsga_jax import layers
+from amsga_jax import objective
+from amsga_jax import schedules
+
+Metrics = dict[str, jnp.ndarray]
+
+@flax.struct.dataclass
+class TrainState:
+  """Parameters and optimiser states of `S` seeds.
+
+  Attributes:
+    params: one `{"w": [S, D_in, N], "b": [S, N]}` per layer.
+    opt_states: one optax state per layer, every leaf with a leading [S].
+  """
+
+  params: tuple[layers.Params, ...]
+  opt_states: tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+  """How far a run has come: `epoch` epochs done of phase `phase`.
+
+  A layer-wise run has one phase per layer; a simultaneous run has one.
+  """
+
+  phase: int = 0
+  epoch: int = 0
+
+
+@dataclasses.dataclass
+class ChunkReport:
+  """What a finished chunk hands to the caller of `Trainer.run`.
+
+  Attributes:
+    position: the position after the chunk.
+    trained_layers: the 0-based layers this phase trains.
+    first_epoch: the phase's epoch the chunk started at.
+    metrics: name -> [S, epochs in chunk, len(trained_layers)] numpy arrays.
+    validation_accuracy: [S, L] accuracy from the first `k` layers.
+    seconds_per_epoch: wall time of the chunk over its epochs (compilation
+      excluded).
+    compile_seconds: time spent compiling before this chunk (0 if cached).
+    state: the training state after the chunk.
+  """
+
+  position: Position
+  trained_layers: tuple[int, ...]
+  first_epoch: int
+  metrics: dict[str, np.ndarray]
+  validation_accuracy: np.ndarray
+  seconds_per_epoch: float
+  compile_seconds: float
+  state: TrainState
+
+  @property
+  def phase_finished(self) -> bool:
+    return self.position.epoch == 0
+
+
+def seed_keys(config: config_lib.Config) -> jax.Array:
+  """[S, 2] keys, seed `config.seed + s` for seed `s`.
+
+  A seed gives the same run whether it trains alone or beside others.
+  """
+  return jnp.stack(
+      [jax.random.PRNGKey(config.seed + s) for s in range(config.num_seeds)]
+  )
+
+
+def steps_per_epoch(config: config_lib.Config, num_examples: int) -> int:
+  """Updates per epoch: 1 for a full batch, else `floor(B / batch_size)`.
+
+  Mini-batches are drawn from a fresh permutation each epoch; the
+  `B mod batch_size` examples left over by it sit that epoch out.
+  """
+  if config.is_full_batch:
+    return 1
+  return num_examples // config.batch_size
+
+
+def _layer_optimizer(
+    config: config_lib.Config, total_steps: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  schedule = schedules.learning_rate_schedule(
+      config.learning_rate,
+      total_steps,
+      warmup_cosine=config.warmup_cosine,
+      warmup_fraction=config.warmup_fraction,
+      final_fraction=config.final_lr_fraction,
+  )
+  optimizer = schedules.layer_optimizer(
+      schedule,
+      clip_norm=config.clip_norm,
+      b1=config.adam_b1,
+      b2=config.adam_b2,
+  )
+  return optimizer, schedule
+
+
+def init_state(
+    config: config_lib.Config, keys: jax.Array, num_examples: int
+) -> TrainState:
+  """Kaiming-initialised layers and fresh optimiser states for each seed."""
+  total_steps = config.epochs * steps_per_epoch(config, num_examples)
+  optimizer, _ = _layer_optimizer(config, total_steps)
+
+  def for_seed(key):
+    network = layers.init_network(
+        jax.random.fold_in(key, 0), config.layer_sizes
+    )
+    return tuple(network), tuple(optimizer.init(p) for p in network)
+
+  params, opt_states = jax.vmap(for_seed)(keys)
+  return TrainState(params=params, opt_states=opt_states)
+
+
+def _training_key(seed_key: jax.Array) -> jax.Array:
+  return jax.random.fold_in(seed_key, 1)
+
+
+def _batch_indices(
+    key: jax.Array, num_examples: int, batch_size: int, num_steps: int
+) -> jnp.ndarray:
+  """[steps, batch_size] example indices from a fresh permutation."""
+  order = jax.random.permutation(key, num_examples)
+  return order[: num_steps * batch_size].reshape(num_steps, batch_size)
+
+
+def _mean_over_steps(metrics: Metrics) -> Metrics:
+  return jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+
+def _epoch_keys(layer_key: jax.Array, epoch: jnp.ndarray):
+  epoch_key = jax.random.fold_in(layer_key, epoch)
+  negative_key, order_key, selection_key = jax.random.split(epoch_key, 3)
+  return negative_key, order_key, selection_key
+
+
+def make_layerwise_chunk(
+    config: config_lib.Config,
+    layer_index: int,
+    *,
+    num_examples: int,
+    num_classes: int,
+    hot_value: float,
+    chunk_length: int,
+) -> Callable[..., Any]:
+  """A jitted function that trains layer `layer_index` for a chunk of epochs.
+
+  The returned function maps `(params, opt_state, inputs, labels, keys,
+  first_epoch)` to `(params, opt_state, metrics)`, where, with `S` seeds:
+
+  - `params`, `opt_state`: the layer's, leaves with a leading [S];
+  - `inputs`: for the first layer the [B, D] images (shared by the seeds);
+    for a later layer the [S, C, B, N_prev] normalised outputs of the
+    frozen layers under every label;
+  - `labels`: [B] true labels; `keys`: [S, 2] seed keys;
+  - `first_epoch`: the phase's epoch the chunk starts at (traced);
+  - `metrics`: name -> [S, chunk_length, 1].
+  """
+  num_steps = steps_per_epoch(config, num_examples)
+  optimizer, schedule = _layer_optimizer(config, config.epochs * num_steps)
+  epsilon = config.norm_epsilon
+
+  def activations(params, inputs, batch, positive_labels, negative_labels):
+    """[b, N] activations of the batch's positives and negatives."""
+    if layer_index == 0:
+      images = inputs if batch is None else inputs[batch]
+      products = layers.first_layer_products(
+          params,
+          images,
+          num_classes=num_classes,
+          hot_value=hot_value,
+          epsilon=epsilon,
+      )
+      return (
+          layers.first_layer_activations(
+              params, products, positive_labels, hot_value=hot_value
+          ),
+          layers.first_layer_activations(
+              params, products, negative_labels, hot_value=hot_value
+          ),
+      )
+    rows = jnp.arange(num_examples) if batch is None else batch
+    return (
+        layers.hidden_layer(params, inputs[positive_labels, rows]),
+        layers.hidden_layer(params, inputs[negative_labels, rows]),
+    )
+
+  def train_one_seed(params, opt_state, inputs, labels, seed_key, first_epoch):
+    layer_key = jax.random.fold_in(_training_key(seed_key), layer_index)
+
+    def epoch_body(carry, epoch):
+      negative_key, order_key, selection_key = _epoch_keys(layer_key, epoch)
+      negative_labels = labels_lib.sample_wrong_labels(
+          negative_key, labels, num_classes=num_classes
+      )
+      progress = epoch / config.epochs
+      threshold = objective.threshold_at(layer_index, progress, config)
+
+      def step_body(carry, step_and_batch):
+        params, opt_state = carry
+        step, batch = step_and_batch
+        if batch is None:
+          positive_labels, batch_negatives = labels, negative_labels
+        else:
+          positive_labels, batch_negatives = labels[batch], negative_labels[batch]
+
+        def loss_fn(params):
+          positive, negative = activations(
+              params, inputs, batch, positive_labels, batch_negatives
+          )
+          return objective.layer_loss(
+              positive,
+              negative,
+              threshold=threshold,
+              progress=progress,
+              selection_key=jax.random.fold_in(selection_key, step),
+              layer_index=layer_index,
+              config=config,
+          )
+
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["learning_rate"] = schedule(epoch * num_steps + step)
+        return (params, opt_state), metrics
+
+      if config.is_full_batch:
+        carry, metrics = step_body(carry, (0, None))
+        return carry, metrics
+      batches = _batch_indices(
+          order_key, num_examples, config.batch_size, num_steps
+      )
+      carry, metrics = jax.lax.scan(
+          step_body, carry, (jnp.arange(num_steps), batches)
+      )
+      return carry, _mean_over_steps(metrics)
+
+    epochs = first_epoch + jnp.arange(chunk_length)
+    (params, opt_state), metrics = jax.lax.scan(
+        epoch_body, (params, opt_state), epochs
+    )
+    metrics = jax.tree.map(lambda m: m[:, None], metrics)
+    return params, opt_state, metrics
+
+  inputs_axis = None if layer_index == 0 else 0
+  batched = jax.vmap(
+      train_one_seed, in_axes=(0, 0, inputs_axis, None, 0, None)
+  )
+  return jax.jit(batched, donate_argnums=(0, 1))
+
+
+def make_simultaneous_chunk(
+    config: config_lib.Config,
+    *,
+    num_examples: int,
+    num_classes: int,
+    hot_value: float,
+    chunk_length: int,
+) -> Callable[..., Any]:
+  """A jitted function that trains every layer at once for a chunk.
+
+  Each layer sees the detached (`stop_gradient`) output of the layer below,
+  so its gradient is its own loss's alone; each has its own optimiser
+  state. Maps `(params, opt_states, images, labels, keys, first_epoch)` to
+  `(params, opt_states, metrics)` with metrics [S, chunk_length, L].
+  """
+  num_steps = steps_per_epoch(config, num_examples)
+  optimizer, schedule = _layer_optimizer(config, config.epochs * num_steps)
+  epsilon = config.norm_epsilon
+
+  def train_one_seed(params, opt_states, images, labels, seed_key, first_epoch):
+    training_key = _training_key(seed_key)
+
+    def epoch_body(carry, epoch):
+      negative_key, order_key, selection_key = _epoch_keys(training_key, epoch)
+      negative_labels = labels_lib.sample_wrong_labels(
+          negative_key, labels, num_classes=num_classes
+      )
+      progress = epoch / config.epochs
+
+      def step_body(carry, step_and_batch):
+        params, opt_states = carry
+        step, batch = step_and_batch
+        batch_images = images if batch is None else images[batch]
+        positive_labels = labels if batch is None else labels[batch]
+        batch_negatives = (
+            negative_labels if batch is None else negative_labels[batch]
+        )
+
+        def loss_fn(params):
+          total, per_layer = 0.0, []
+          for layer_index, layer_params in enumerate(params):
+            if layer_index == 0:
+              products = layers.first_layer_products(
+                  layer_params,
+                  batch_images,
+                  num_classes=num_classes,
+                  hot_value=hot_value,
+                  epsilon=epsilon,
+              )
+              positive, negative = (
+                  layers.first_layer_activations(
+                      layer_params, products, chosen, hot_value=hot_value
+                  )
+                  for chosen in (positive_labels, batch_negatives)
+              )
+            else:
+              positive, negative = (
+                  layers.hidden_layer(
+                      layer_params,
+                      layers.normalize_direction(
+                          jax.lax.stop_gradient(below), epsilon
+                      ),
+                  )
+                  for below in (positive, negative)
+              )
+            loss, metrics = objective.layer_loss(
+                positive,
+                negative,
+                threshold=objective.threshold_at(layer_index, progress, config),
+                progress=progress,
+                selection_key=jax.random.fold_in(
+                    jax.random.fold_in(selection_key, step), layer_index
+                ),
+                layer_index=layer_index,
+                config=config,
+            )
+            total += loss
+            per_layer.append(metrics)
+          return total, per_layer
+
+        grads, per_layer = jax.grad(loss_fn, has_aux=True)(params)
+        new_params, new_states = [], []
+        for layer_params, layer_grads, state, metrics in zip(
+            params, grads, opt_states, per_layer
+        ):
+          updates, state = optimizer.update(layer_grads, state, layer_params)
+          new_params.append(optax.apply_updates(layer_params, updates))
+          new_states.append(state)
+          metrics["grad_norm"] = optax.global_norm(layer_grads)
+          metrics["learning_rate"] = schedule(epoch * num_steps + step)
+        stacked = jax.tree.map(lambda *m: jnp.stack(m), *per_layer)
+        return (tuple(new_params), tuple(new_states)), stacked
+
+      if config.is_full_batch:
+        return step_body(carry, (0, None))
+      batches = _batch_indices(
+          order_key, num_examples, config.batch_size, num_steps
+      )
+      carry, metrics = jax.lax.scan(
+          step_body, carry, (jnp.arange(num_steps), batches)
+      )
+      return carry, _mean_over_steps(metrics)
+
+    epochs = first_epoch + jnp.arange(chunk_length)
+    (params, opt_states), metrics = jax.lax.scan(
+        epoch_body, (params, opt_states), epochs
+    )
+    return params, opt_states, metrics
+
+  batched = jax.vmap(train_one_seed, in_axes=(0, 0, None, None, 0, None))
+  return jax.jit(batched, donate_argnums=(0, 1))
+
+
+class Trainer:
+  """Runs a configuration on a dataset, chunk by chunk.
+
+  Usage:
+
+      trainer = Trainer(config, dataset)
+      state, position = trainer.initial_state(), Position()
+      state, position = trainer.run(state, position, on_chunk=report_fn)
+
+  `on_chunk` receives a `ChunkReport` after every chunk and returns True to
+  stop the run there (the caller then saves `report.state` and
+  `report.position`; `run` resumes from them exactly).
+  """
+
+  def __init__(self, config: config_lib.Config, dataset: Any):
+    config.validate()
+    if config.layer_sizes[0] != dataset.input_dim:
+      raise ValueError(
+          f"layer_sizes[0]={config.layer_sizes[0]} must equal the input"
+          f" width of {dataset.name}, {dataset.input_dim}."
+      )
+    if dataset.num_classes >= dataset.input_dim:
+      raise ValueError(
+          f"{dataset.num_classes} classes leave no pixels beside the label"
+          f" embedding in {dataset.input_dim} inputs."
+      )
+    num_examples = dataset.train_images.shape[0]
+    if not config.is_full_batch and config.batch_size > num_examples:
+      raise ValueError(
+          f"batch_size={config.batch_size} exceeds the {num_examples}"
+          " training images; use batch_size=0 for one full batch."
+      )
+    if config.checkpoint_every % config.eval_every:
+      raise ValueError(
+          f"checkpoint_every={config.checkpoint_every} must be a multiple of"
+          f" eval_every={config.eval_every}: checkpoints are taken between"
+          " compiled chunks of eval_every epochs."
+      )
+
+    self.config = config
+    self.dataset = dataset
+    self.num_examples = num_examples
+    self.num_classes = dataset.num_classes
+    self.hot_value = float(dataset.hot_value)
+    self.keys = seed_keys(config)
+    self.train_images = jnp.asarray(dataset.train_images)
+    self.train_labels = jnp.asarray(dataset.train_labels, jnp.int32)
+    self.validation_images = jnp.asarray(dataset.validation_images)
+    self.validation_labels = jnp.asarray(dataset.validation_labels, jnp.int32)
+    self._compiled: dict[tuple[int, int], Any] = {}
+    self._executables: dict[tuple[int, int], Any] = {}
+    self._evaluate = jax.jit(jax.vmap(self._accuracy, in_axes=(0, None, None)))
+
+  @property
+  def num_phases(self) -> int:
+    if self.config.schedule == "layerwise":
+      return self.config.num_layers
+    return 1
+
+  def trained_layers(self, phase: int) -> tuple[int, ...]:
+    if self.config.schedule == "layerwise":
+      return (phase,)
+    return tuple(range(self.config.num_layers))
+
+  def initial_state(self) -> TrainState:
+    return init_state(self.config, self.keys, self.num_examples)
+
+  def _accuracy(self, params, images, labels):
+    return evaluation.evaluate_in_batches(
+        list(params),
+        images,
+        labels,
+        config=self.config,
+        num_classes=self.num_classes,
+        hot_value=self.hot_value,
+    )
+
+  def accuracy(self, state: TrainState, split: str) -> np.ndarray:
+    """[S, L] accuracy from the first `k` layers on "train",
+    "validation" or "test"."""
+    images, labels = {
+        "train": (self.train_images, self.train_labels),
+        "validation": (self.validation_images, self.validation_labels),
+        "test": (
+            jnp.asarray(self.dataset.test_images),
+            jnp.asarray(self.dataset.test_labels, jnp.int32),
+        ),
+    }[split]
+    with jax.default_matmul_precision(self.config.matmul_precision):
+      return np.asarray(self._evaluate(state.params, images, labels))
+
+  def phase_inputs(self, state: TrainState, phase: int) -> jnp.ndarray:
+    """The inputs a phase trains on: images, or the frozen layers' outputs.
+
+    For layer-wise phase `l > 0`: [S, C, B, N_prev], the normalised output
+    of layers `0..l-1` for every image under every label.
+    """
+    if self.config.schedule != "layerwise" or phase == 0:
+      return self.train_images
+    frozen = state.params[:phase]
+    build = jax.jit(
+        jax.vmap(
+            lambda network, images: layers.layer_inputs_for_all_labels(
+                list(network),
+                images,
+                num_classes=self.num_classes,
+                hot_value=self.hot_value,
+                epsilon=self.config.norm_epsilon,
+            ),
+            in_axes=(0, None),
+        )
+    )
+    with jax.default_matmul_precision(self.config.matmul_precision):
+      return build(frozen, self.train_images)
+
+  def _chunk_function(self, phase: int, chunk_length: int):
+    key = (phase, chunk_length)
+    if key not in self._compiled:
+      common = dict(
+          num_examples=self.num_examples,
+          num_classes=self.num_classes,
+          hot_value=self.hot_value,
+          chunk_length=chunk_length,
+      )
+      if self.config.schedule == "layerwise":
+        self._compiled[key] = make_layerwise_chunk(self.config, phase, **common)
+      else:
+        self._compiled[key] = make_simultaneous_chunk(self.config, **common)
+    return self._compiled[key]
+
+  def _run_chunk(self, state, phase, inputs, first_epoch, chunk_length):
+    """Trains one chunk; returns the new state, metrics and timings."""
+    function = self._chunk_function(phase, chunk_length)
+    layerwise = self.config.schedule == "layerwise"
+    params = state.params[phase] if layerwise else state.params
+    opt_state = state.opt_states[phase] if layerwise else state.opt_states
+    arguments = (
+        params,
+        opt_state,
+        inputs,
+        self.train_labels,
+        self.keys,
+        jnp.asarray(first_epoch, jnp.int32),
+    )
+
+    # Compile ahead of time, so the timing below is of training alone.
+    start = time.perf_counter()
+    compiled = self._executables.get((phase, chunk_length))
+    if compiled is None:
+      compiled = function.lower(*arguments).compile()
+      self._executables[(phase, chunk_length)] = compiled
+    compile_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    params, opt_state, metrics = compiled(*arguments)
+    metrics = jax.device_get(metrics)
+    seconds = time.perf_counter() - start
+
+    if layerwise:
+      new_params = list(state.params)
+      new_states = list(state.opt_states)
+      new_params[phase], new_states[phase] = params, opt_state
+      state = TrainState(params=tuple(new_params), opt_states=tuple(new_states))
+    else:
+      state = TrainState(params=params, opt_states=opt_state)
+    return state, metrics, seconds, compile_seconds
+
+  def run(
+      self,
+      state: TrainState,
+      position: Position,
+      *,
+      on_chunk: Callable[[ChunkReport], bool] | None = None,
+  ) -> tuple[TrainState, Position]:
+    """Trains from `position` to the end, or until `on_chunk` says stop."""
+    config = self.config
+    with jax.default_matmul_precision(config.matmul_precision):
+      while position.phase < self.num_phases:
+        phase = position.phase
+        inputs = self.phase_inputs(state, phase)
+
+        while True:
+          first_epoch = position.epoch
+          chunk_length = min(
+              config.eval_every - first_epoch % config.eval_every,
+              config.epochs - first_epoch,
+          )
+          state, metrics, seconds, compile_seconds = self._run_chunk(
+              state, phase, inputs, first_epoch, chunk_length
+          )
+
+          epoch = first_epoch + chunk_length
+          finished = epoch == config.epochs
+          position = Position(phase + 1, 0) if finished else Position(phase, epoch)
+          report = ChunkReport(
+              position=position,
+              trained_layers=self.trained_layers(phase),
+              first_epoch=first_epoch,
+              metrics={k: np.asarray(v) for k, v in metrics.items()},
+              validation_accuracy=np.asarray(
+                  self._evaluate(
+                      state.params,
+                      self.validation_images,
+                      self.validation_labels,
+                  )
+              ),
+              seconds_per_epoch=seconds / chunk_length,
+              compile_seconds=compile_seconds,
+              state=state,
+          )
+          stop = on_chunk(report) if on_chunk is not None else False
+          if stop:
+            return state, position
+          if finished:
+            break
+        del inputs
+    return state, position
