@@ -29,7 +29,10 @@ Modules, one per idea:
 """
 
 from amsga_jax.config import Config
-from amsga_jax.training import ChunkReport, Position, Trainer, TrainState
+from amsga_jax.training import ChunkReport
+from amsga_jax.training import Position
+from amsga_jax.training import Trainer
+from amsga_jax.training import TrainState
 
 __version__ = "0.1.0"
 

@@ -48,7 +48,9 @@ def pooling_matrix(num_neurons: int, num_pools: int) -> np.ndarray:
   return matrix
 
 
-def pooled_energy(activations: jnp.ndarray, pooling: jnp.ndarray) -> jnp.ndarray:
+def pooled_energy(
+    activations: jnp.ndarray, pooling: jnp.ndarray
+) -> jnp.ndarray:
   """`E_K(h) = mean_k (h P)_k^2`: [B, N] activations, [N, K] pools -> [B]."""
   pooled = activations @ pooling
   return jnp.mean(jnp.square(pooled), axis=-1)
@@ -130,7 +132,10 @@ def depth_weights(
   gets (0.4, 0.3, 0.3).
   """
   depth = relative_depth(layer_index, num_layers)
-  return tuple(f + (l - f) * depth for f, l in zip(first, last))
+  return tuple(
+      start + (end - start) * depth
+      for start, end in zip(first, last, strict=True)
+  )
 
 
 def aggregate_goodness(
@@ -139,7 +144,5 @@ def aggregate_goodness(
   """Eq. 6, `G = alpha g_loc + beta g_int + gamma g_glob`: scales -> [B]."""
   alpha, beta, gamma = weights
   return (
-      alpha * scales.local
-      + beta * scales.intermediate
-      + gamma * scales.global_
+      alpha * scales.local + beta * scales.intermediate + gamma * scales.global_
   )

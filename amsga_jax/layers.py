@@ -42,7 +42,7 @@ def init_network(key: jax.Array, layer_sizes: tuple[int, ...]) -> list[Params]:
   return [
       init_layer(jax.random.fold_in(key, index), fan_in, fan_out)
       for index, (fan_in, fan_out) in enumerate(
-          zip(layer_sizes[:-1], layer_sizes[1:])
+          zip(layer_sizes[:-1], layer_sizes[1:], strict=True)
       )
   ]
 

@@ -148,7 +148,10 @@ def layer_loss(
     metrics["selected_by_top_up"] = jnp.mean(selection.top_up)
   if positive_scales is not None:
     for name, pos, neg in zip(
-        ("local", "intermediate", "global"), positive_scales, negative_scales
+        ("local", "intermediate", "global"),
+        positive_scales,
+        negative_scales,
+        strict=True,
     ):
       metrics[f"goodness_{name}_positive"] = jnp.mean(pos)
       metrics[f"goodness_{name}_negative"] = jnp.mean(neg)

@@ -36,4 +36,6 @@ def layer_threshold(
   if not adaptive:
     return jnp.full_like(progress, base)
   depth = goodness.relative_depth(layer_index, num_layers)
-  return base * (1 + depth_increase * depth) * (1 + progress_increase * progress)
+  return (
+      base * (1 + depth_increase * depth) * (1 + progress_increase * progress)
+  )

@@ -23,9 +23,9 @@ Randomness is a function of (seed, layer, epoch, step) only, through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -42,6 +42,7 @@ from amsga_jax import objective
 from amsga_jax import schedules
 
 Metrics = dict[str, jnp.ndarray]
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -244,7 +245,10 @@ def make_layerwise_chunk(
         if batch is None:
           positive_labels, batch_negatives = labels, negative_labels
         else:
-          positive_labels, batch_negatives = labels[batch], negative_labels[batch]
+          positive_labels, batch_negatives = (
+              labels[batch],
+              negative_labels[batch],
+          )
 
         def loss_fn(params):
           positive, negative = activations(
@@ -286,9 +290,7 @@ def make_layerwise_chunk(
     return params, opt_state, metrics
 
   inputs_axis = None if layer_index == 0 else 0
-  batched = jax.vmap(
-      train_one_seed, in_axes=(0, 0, inputs_axis, None, 0, None)
-  )
+  batched = jax.vmap(train_one_seed, in_axes=(0, 0, inputs_axis, None, 0, None))
   return jax.jit(batched, donate_argnums=(0, 1))
 
 
@@ -375,7 +377,7 @@ def make_simultaneous_chunk(
         grads, per_layer = jax.grad(loss_fn, has_aux=True)(params)
         new_params, new_states = [], []
         for layer_params, layer_grads, state, metrics in zip(
-            params, grads, opt_states, per_layer
+            params, grads, opt_states, per_layer, strict=True
         ):
           updates, state = optimizer.update(layer_grads, state, layer_params)
           new_params.append(optax.apply_updates(layer_params, updates))
@@ -598,7 +600,9 @@ class Trainer:
 
           epoch = first_epoch + chunk_length
           finished = epoch == config.epochs
-          position = Position(phase + 1, 0) if finished else Position(phase, epoch)
+          position = (
+              Position(phase + 1, 0) if finished else Position(phase, epoch)
+          )
           report = ChunkReport(
               position=position,
               trained_layers=self.trained_layers(phase),
