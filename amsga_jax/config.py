@@ -80,8 +80,9 @@ class Config:
   warmup_fraction: float = 0.1
   final_lr_fraction: float = 0.01
 
-  # Numerics and logging cadence.
+  # Numerics, devices and logging cadence.
   matmul_precision: str = "float32"
+  data_parallel: bool = True  # Split the batch over all devices.
   eval_every: int = 1  # Epochs between validation evaluations.
   checkpoint_every: int = 0  # 0: only at layer boundaries and on exit.
 

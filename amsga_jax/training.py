@@ -40,6 +40,7 @@ from amsga_jax import labels as labels_lib
 from amsga_jax import layers
 from amsga_jax import objective
 from amsga_jax import schedules
+from amsga_jax import sharding
 
 Metrics = dict[str, jnp.ndarray]
 
@@ -267,7 +268,7 @@ def make_layerwise_chunk(
         grads, metrics = jax.grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["grad_norm"] = optax.tree.norm(grads)
         metrics["learning_rate"] = schedule(epoch * num_steps + step)
         return (params, opt_state), metrics
 
@@ -382,7 +383,7 @@ def make_simultaneous_chunk(
           updates, state = optimizer.update(layer_grads, state, layer_params)
           new_params.append(optax.apply_updates(layer_params, updates))
           new_states.append(state)
-          metrics["grad_norm"] = optax.global_norm(layer_grads)
+          metrics["grad_norm"] = optax.tree.norm(layer_grads)
           metrics["learning_rate"] = schedule(epoch * num_steps + step)
         stacked = jax.tree.map(lambda *m: jnp.stack(m), *per_layer)
         return (tuple(new_params), tuple(new_states)), stacked
@@ -452,8 +453,13 @@ class Trainer:
     self.num_classes = dataset.num_classes
     self.hot_value = float(dataset.hot_value)
     self.keys = seed_keys(config)
-    self.train_images = jnp.asarray(dataset.train_images)
-    self.train_labels = jnp.asarray(dataset.train_labels, jnp.int32)
+    self.mesh = sharding.batch_mesh(num_examples, enabled=config.data_parallel)
+    self.train_images = sharding.shard_along_batch(
+        dataset.train_images, self.mesh
+    )
+    self.train_labels = sharding.shard_along_batch(
+        np.asarray(dataset.train_labels, np.int32), self.mesh
+    )
     self.validation_images = jnp.asarray(dataset.validation_images)
     self.validation_labels = jnp.asarray(dataset.validation_labels, jnp.int32)
     self._compiled: dict[tuple[int, int], Any] = {}
@@ -472,7 +478,9 @@ class Trainer:
     return tuple(range(self.config.num_layers))
 
   def initial_state(self) -> TrainState:
-    return init_state(self.config, self.keys, self.num_examples)
+    return sharding.replicate(
+        init_state(self.config, self.keys, self.num_examples), self.mesh
+    )
 
   def _accuracy(self, params, images, labels):
     return evaluation.evaluate_in_batches(
@@ -507,6 +515,9 @@ class Trainer:
     if self.config.schedule != "layerwise" or phase == 0:
       return self.train_images
     frozen = state.params[:phase]
+    out_shardings = (
+        None if self.mesh is None else sharding.batch_sharding(self.mesh, 4, 2)
+    )
     build = jax.jit(
         jax.vmap(
             lambda network, images: layers.layer_inputs_for_all_labels(
@@ -517,7 +528,8 @@ class Trainer:
                 epsilon=self.config.norm_epsilon,
             ),
             in_axes=(0, None),
-        )
+        ),
+        out_shardings=out_shardings,
     )
     with jax.default_matmul_precision(self.config.matmul_precision):
       return build(frozen, self.train_images)
@@ -583,6 +595,7 @@ class Trainer:
   ) -> tuple[TrainState, Position]:
     """Trains from `position` to the end, or until `on_chunk` says stop."""
     config = self.config
+    state = sharding.replicate(state, self.mesh)
     with jax.default_matmul_precision(config.matmul_precision):
       while position.phase < self.num_phases:
         phase = position.phase

@@ -82,6 +82,14 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_boolean(
       "progress", True, "Show a progress bar.", flag_values=flag_values
   )
+  flags.DEFINE_boolean(
+      "distributed",
+      False,
+      "Call jax.distributed.initialize() first, for a multi-host run (TPU pod"
+      " slice, GPU cluster); the batch is then split over every host's"
+      " devices.",
+      flag_values=flag_values,
+  )
 
   defaults = Config()
   for field in dataclasses.fields(Config):

@@ -243,8 +243,9 @@ class _Recorder:
             "layers": diagnostics,
         }
     )
-    with open(self.metrics_path, "a") as f:
-      f.writelines(json.dumps(line) + "\n" for line in lines)
+    if jax.process_index() == 0:
+      with open(self.metrics_path, "a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
 
     # Time per phase, for results.json.
     spent = self.timing["phase_seconds"].setdefault(str(phase), [0.0, 0])
@@ -424,9 +425,10 @@ def run_experiment(
       "command": command,
       **environment(),
   }
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  plot.plot_curves(workdir)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=2)
+    plot.plot_curves(workdir)
 
   test = results["test_accuracy"]
   logging.info(

@@ -14,6 +14,7 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 
 from amsga_jax import data as data_lib
 from experiments import flags as flags_lib
@@ -26,6 +27,14 @@ FLAGS = flags.FLAGS
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if FLAGS.distributed:
+    jax.distributed.initialize()
+    logging.info(
+        "Process %d of %d; %d devices in all.",
+        jax.process_index(),
+        jax.process_count(),
+        jax.device_count(),
+    )
   try:
     config = flags_lib.config_from_flags(FLAGS)
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.preset)
