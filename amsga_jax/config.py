@@ -41,7 +41,7 @@ class Config:
 
   # Budget and optimiser.
   epochs: int = 5  # Per layer.
-  batch_size: int = 1000  # 0: one full batch (the paper's setting).
+  batch_size: int = 200  # 0: one full batch (the paper's setting).
   learning_rate: float = 0.04
   clip_norm: float = 0.3
   adam_b1: float = 0.9

@@ -24,9 +24,11 @@ def quick() -> Config:
   """AMSGA on MNIST, short: the command with no flags.
 
   `python -m experiments.train`. The paper's AMSGA MNIST architecture
-  (784-600-600-500, lr 0.04, theta 2.0) with shuffled mini-batches of 1000
-  (50 updates per epoch) for 5 epochs per layer: a few minutes on a laptop
-  CPU. Not a paper setting; a smoke run that learns.
+  (784-600-600-500, lr 0.04, theta 2.0) with shuffled mini-batches of 200
+  (250 updates per epoch) for 5 epochs per layer: about three minutes on a
+  2-core CPU (86% test accuracy, seed 0). Not a paper setting: a short run
+  that learns. With mini-batches of 1000 (250 updates per layer in all)
+  AMSGA still predicts a single class; the FF baseline learns sooner.
   """
   return Config(
       dataset="mnist",
@@ -34,7 +36,7 @@ def quick() -> Config:
       learning_rate=0.04,
       threshold=2.0,
       epochs=5,
-      batch_size=1000,
+      batch_size=200,
       eval_every=1,
   )
 
