@@ -38,7 +38,10 @@ flatters it and may exceed the matmul rate.
 
 Timing: each measurement compiles its chunk ahead of time, discards the
 first call, and takes the median over `--repeats` calls of a chunk of
-`--chunk_epochs` epochs (with `jax.block_until_ready`). A later layer's
+`--chunk_epochs` epochs (with `jax.block_until_ready`). The configuration,
+its AMSGA form and its baseline form alternate call by call, layer by
+layer, so that their ratio survives a change in the machine's load; the
+scaling sweeps' settings are timed one after another. A later layer's
 input, the `[S, C, B, N_prev]` table of frozen-layer outputs under every
 label, is filled with random normalised rows: an epoch's cost does not
 depend on the values. `--data=synthetic` (the default) likewise draws
@@ -66,6 +69,7 @@ import numpy as np
 
 from amsga_jax import Config
 from amsga_jax import data as data_lib
+from amsga_jax import sharding
 from amsga_jax import training
 from amsga_jax.config import MATMUL_PRECISIONS
 from experiments import presets
@@ -232,9 +236,11 @@ class LayerMeasurement:
     compile_seconds: lowering and compiling the chunk.
     flops_per_epoch: `8 S examples_per_epoch D_in N`, the plain count.
     argument_bytes, output_bytes, alias_bytes, temp_bytes: XLA's
-      `memory_analysis()` of the compiled chunk.
-    required: bytes an epoch must hold: "inputs", "params", "opt_state",
-      "activations" (positives and negatives of one step).
+      `memory_analysis()` of the compiled chunk, per device.
+    required: bytes an epoch must hold per device: "inputs", "params",
+      "opt_state", "activations" (positives and negatives of one step).
+    num_devices: devices the batch is split over (`Config.data_parallel`
+      on a host with several).
   """
 
   layer_index: int
@@ -253,6 +259,7 @@ class LayerMeasurement:
   alias_bytes: int
   temp_bytes: int
   required: dict[str, int]
+  num_devices: int = 1
 
   @property
   def peak_bytes(self) -> int:
@@ -287,15 +294,19 @@ def rows_per_step(config: Config, num_examples: int) -> int:
   return num_examples if config.is_full_batch else config.batch_size
 
 
+def examples_per_epoch(config: Config, num_examples: int) -> int:
+  """`steps * rows_per_step`: mini-batches drop `B mod batch_size`."""
+  steps = training.steps_per_epoch(config, num_examples)
+  return steps * rows_per_step(config, num_examples)
+
+
 def epoch_flops(config: Config, layer_index: int, num_examples: int) -> int:
   """`8 S B D_in N`, the plain FLOPs of an epoch of layer `layer_index`.
 
   `B` is the number of examples the epoch trains on: all `num_examples`
   for a full batch, `steps * batch_size` for mini-batches.
   """
-  examples = training.steps_per_epoch(config, num_examples) * rows_per_step(
-      config, num_examples
-  )
+  examples = examples_per_epoch(config, num_examples)
   input_width, width = config.layer_sizes[layer_index : layer_index + 2]
   return 8 * config.num_seeds * examples * input_width * width
 
@@ -410,12 +421,31 @@ def _chunk_start(call: int, chunk_epochs: int, epochs: int) -> int:
   return (call * chunk_epochs) % max(epochs - chunk_epochs + 1, 1)
 
 
+@dataclasses.dataclass
+class _PreparedChunk:
+  """A compiled chunk of one configuration and the state it trains.
+
+  `params` and `opt_state` are replaced after every call: the chunk
+  donates them.
+  """
+
+  config: Config
+  compiled: Any
+  compile_seconds: float
+  memory: Any
+  params: Any
+  opt_state: Any
+  call_seconds: list[float] = dataclasses.field(default_factory=list)
+
+
 class LayerTimer:
   """Measures layers' epochs on fixed data; caches every measurement.
 
   A measurement is a function of the configuration, the layer and the
   number of examples, so the scaling sweeps and the AMSGA comparison reuse
-  the main table's measurements where they coincide.
+  the main table's measurements where they coincide. Configurations of the
+  same shape measured together (`measure_together`) have their timed calls
+  interleaved, so that a change in the machine's load moves them alike.
   """
 
   def __init__(self, data: TrainingData, *, repeats: int, chunk_epochs: int):
@@ -432,6 +462,7 @@ class LayerTimer:
   def measure_network(
       self, config: Config, num_examples: int
   ) -> list[LayerMeasurement]:
+    """Each layer's measurement, layer after layer."""
     return [
         self.measure(config, layer_index, num_examples)
         for layer_index in range(config.num_layers)
@@ -441,47 +472,119 @@ class LayerTimer:
       self, config: Config, layer_index: int, num_examples: int
   ) -> LayerMeasurement:
     """Times an epoch of layer `layer_index` on the first `num_examples`."""
-    key = (config, layer_index, num_examples)
-    if key not in self._cache:
-      self._cache[key] = self._measure(config, layer_index, num_examples)
-    return self._cache[key]
+    (measurement,) = self.measure_together([config], layer_index, num_examples)
+    return measurement
 
-  def _measure(
-      self, config: Config, layer_index: int, num_examples: int
-  ) -> LayerMeasurement:
+  def measure_together(
+      self, configs: list[Config], layer_index: int, num_examples: int
+  ) -> list[LayerMeasurement]:
+    """Times configurations of one architecture with interleaved calls.
+
+    Args:
+      configs: configurations that share `layer_sizes`, `num_seeds` and
+        `data_parallel` (e.g. AMSGA and its baseline); those measured
+        before come from the cache.
+      layer_index: the 0-based layer.
+      num_examples: the first `num_examples` of the data.
+
+    Returns:
+      One measurement per configuration, in order.
+    """
+    missing = [
+        config
+        for config in dict.fromkeys(configs)
+        if (config, layer_index, num_examples) not in self._cache
+    ]
+    if missing:
+      measured = self._measure_interleaved(missing, layer_index, num_examples)
+      for config, measurement in zip(missing, measured, strict=True):
+        self._cache[config, layer_index, num_examples] = measurement
+    return [
+        self._cache[config, layer_index, num_examples] for config in configs
+    ]
+
+  def _measure_interleaved(
+      self, configs: list[Config], layer_index: int, num_examples: int
+  ) -> list[LayerMeasurement]:
+    """Prepares every configuration's chunk, then times them in turns."""
+    first = configs[0]
+    for config in configs:
+      layout = (config.layer_sizes, config.num_seeds, config.data_parallel)
+      if layout != (first.layer_sizes, first.num_seeds, first.data_parallel):
+        raise ValueError(
+            "Configurations timed together must share layer_sizes,"
+            " num_seeds and data_parallel."
+        )
+      if not config.is_full_batch and config.batch_size > num_examples:
+        raise ValueError(
+            f"batch_size={config.batch_size} exceeds the {num_examples}"
+            " training examples; use batch_size=0 for one full batch."
+        )
     if num_examples > self.data.num_examples:
       raise ValueError(
           f"{num_examples} examples asked of the {self.data.num_examples}"
           f" of {self.data.source}."
       )
-    if not config.is_full_batch and config.batch_size > num_examples:
-      raise ValueError(
-          f"batch_size={config.batch_size} exceeds the {num_examples}"
-          " training examples; use batch_size=0 for one full batch."
-      )
 
-    # Arguments of the chunk: this layer's state, inputs, labels, keys.
-    keys = training.seed_keys(config)
-    state = training.init_state(config, keys, num_examples)
-    params = state.params[layer_index]
-    opt_state = state.opt_states[layer_index]
-    del state
-    images = self.data.images[:num_examples]
-    labels = self.data.labels[:num_examples]
-    inputs = layer_inputs(config, layer_index, images, self.data.num_classes)
-    first_epoch = jnp.asarray(0, jnp.int32)
+    # Arguments the configurations share: inputs, labels, keys; as in the
+    # Trainer, the batch axis is split over every device when asked for.
+    mesh = sharding.batch_mesh(num_examples, enabled=first.data_parallel)
+    num_devices = 1 if mesh is None else mesh.size
+    keys = training.seed_keys(first)
+    images = sharding.shard_along_batch(self.data.images[:num_examples], mesh)
+    labels = sharding.shard_along_batch(self.data.labels[:num_examples], mesh)
+    inputs = layer_inputs(first, layer_index, images, self.data.num_classes)
+    if layer_index > 0 and mesh is not None:
+      inputs = jax.device_put(inputs, sharding.batch_sharding(mesh, 4, 2))
 
-    # What an epoch must hold, counted before the chunk donates the state.
-    input_width, width = config.layer_sizes[layer_index : layer_index + 2]
-    step_rows = rows_per_step(config, num_examples)
+    # What an epoch must hold per device, counted before the chunks donate
+    # the state: a share of the batch, and all of the parameters.
+    chunks = [
+        self._prepare(
+            config, layer_index, num_examples, inputs, labels, keys, mesh
+        )
+        for config in configs
+    ]
+    width = first.layer_sizes[layer_index + 1]
+    activations = (
+        2 * first.num_seeds * rows_per_step(first, num_examples) * width
+    ) * FLOAT32_BYTES
     required = {
-        "inputs": inputs.nbytes + labels.nbytes,
-        "params": _tree_bytes(params),
-        "opt_state": _tree_bytes(opt_state),
-        "activations": 2 * config.num_seeds * step_rows * width * FLOAT32_BYTES,
+        "inputs": (inputs.nbytes + labels.nbytes) // num_devices,
+        "params": _tree_bytes(chunks[0].params),
+        "opt_state": _tree_bytes(chunks[0].opt_state),
+        "activations": activations // num_devices,
     }
 
-    # Compile ahead of time; its memory analysis sizes the buffers.
+    # Time the calls, one configuration after the other in each round; the
+    # first round warms up and is discarded.
+    for call in range(self.repeats + 1):
+      for chunk in chunks:
+        self._time_call(chunk, call, inputs, labels, keys)
+
+    return [
+        self._measurement(
+            chunk, layer_index, num_examples, required, num_devices
+        )
+        for chunk in chunks
+    ]
+
+  def _prepare(
+      self,
+      config: Config,
+      layer_index: int,
+      num_examples: int,
+      inputs: jnp.ndarray,
+      labels: jnp.ndarray,
+      keys: jax.Array,
+      mesh: jax.sharding.Mesh | None,
+  ) -> _PreparedChunk:
+    """Initialises the layer's state and compiles its chunk ahead of time."""
+    state = training.init_state(config, keys, num_examples)
+    params = sharding.replicate(state.params[layer_index], mesh)
+    opt_state = sharding.replicate(state.opt_states[layer_index], mesh)
+    del state
+
     chunk = training.make_layerwise_chunk(
         config,
         layer_index,
@@ -492,58 +595,90 @@ class LayerTimer:
     )
     start = time.perf_counter()
     compiled = chunk.lower(
-        params, opt_state, inputs, labels, keys, first_epoch
+        params, opt_state, inputs, labels, keys, jnp.asarray(0, jnp.int32)
     ).compile()
     compile_seconds = time.perf_counter() - start
-    memory = compiled.memory_analysis()
+    return _PreparedChunk(
+        config=config,
+        compiled=compiled,
+        compile_seconds=compile_seconds,
+        memory=compiled.memory_analysis(),
+        params=params,
+        opt_state=opt_state,
+    )
 
-    # Time the calls; the first warms up and is discarded. The chunk
-    # donates params and opt_state: each call gets the previous one's.
-    call_seconds = []
-    for call in range(self.repeats + 1):
-      first_epoch = jnp.asarray(
-          _chunk_start(call, self.chunk_epochs, config.epochs), jnp.int32
-      )
-      start = time.perf_counter()
-      params, opt_state, metrics = compiled(
-          params, opt_state, inputs, labels, keys, first_epoch
-      )
-      jax.block_until_ready((params, opt_state, metrics))
-      call_seconds.append((time.perf_counter() - start) / self.chunk_epochs)
-    timed = tuple(call_seconds[1:])
+  def _time_call(
+      self,
+      chunk: _PreparedChunk,
+      call: int,
+      inputs: jnp.ndarray,
+      labels: jnp.ndarray,
+      keys: jax.Array,
+  ) -> None:
+    """Runs call `call` of a chunk; records its seconds per epoch."""
+    first_epoch = jnp.asarray(
+        _chunk_start(call, self.chunk_epochs, chunk.config.epochs), jnp.int32
+    )
+    start = time.perf_counter()
+    chunk.params, chunk.opt_state, metrics = chunk.compiled(
+        chunk.params, chunk.opt_state, inputs, labels, keys, first_epoch
+    )
+    jax.block_until_ready((chunk.params, chunk.opt_state, metrics))
+    chunk.call_seconds.append((time.perf_counter() - start) / self.chunk_epochs)
 
+  def _measurement(
+      self,
+      chunk: _PreparedChunk,
+      layer_index: int,
+      num_examples: int,
+      required: dict[str, int],
+      num_devices: int,
+  ) -> LayerMeasurement:
+    config = chunk.config
+    timed = tuple(chunk.call_seconds[1:])
+    input_width, width = config.layer_sizes[layer_index : layer_index + 2]
     measurement = LayerMeasurement(
         layer_index=layer_index,
         num_examples=num_examples,
-        rows_per_step=step_rows,
-        examples_per_epoch=training.steps_per_epoch(config, num_examples)
-        * step_rows,
+        rows_per_step=rows_per_step(config, num_examples),
+        examples_per_epoch=examples_per_epoch(config, num_examples),
         input_width=input_width,
         width=width,
         num_seeds=config.num_seeds,
         seconds_per_epoch=statistics.median(timed),
         call_seconds_per_epoch=timed,
-        compile_seconds=compile_seconds,
+        compile_seconds=chunk.compile_seconds,
         flops_per_epoch=epoch_flops(config, layer_index, num_examples),
-        argument_bytes=memory.argument_size_in_bytes,
-        output_bytes=memory.output_size_in_bytes,
-        alias_bytes=memory.alias_size_in_bytes,
-        temp_bytes=memory.temp_size_in_bytes,
-        required=required,
+        argument_bytes=chunk.memory.argument_size_in_bytes,
+        output_bytes=chunk.memory.output_size_in_bytes,
+        alias_bytes=chunk.memory.alias_size_in_bytes,
+        temp_bytes=chunk.memory.temp_size_in_bytes,
+        required=dict(required),
+        num_devices=num_devices,
     )
     logging.info(
-        "Layer %d of %s, %d examples, %d seed(s): compiled in %.1f s;"
+        "Layer %d of %s, %d examples, %d seed(s), %s: compiled in %.1f s;"
         " %.4g s/epoch (median of %s), %.1f GFLOP/s.",
         layer_index,
         _architecture(config),
         num_examples,
         config.num_seeds,
-        compile_seconds,
+        _switches_text(config),
+        chunk.compile_seconds,
         measurement.seconds_per_epoch,
-        ", ".join(f"{s:.4g}" for s in timed),
+        ", ".join(f"{seconds:.4g}" for seconds in timed),
         measurement.gflops_per_second,
     )
     return measurement
+
+
+def _switches_text(config: Config) -> str:
+  switched_on = [name for name in AMSGA_SWITCHES if getattr(config, name)]
+  if len(switched_on) == len(AMSGA_SWITCHES):
+    return "AMSGA"
+  if not switched_on:
+    return "baseline"
+  return "+".join(switched_on)
 
 
 def _architecture(config: Config) -> str:
@@ -554,19 +689,23 @@ def _measure_matmul_rates(
     config: Config, num_examples: int, *, square_size: int, repeats: int
 ) -> list[dict[str, Any]]:
   """The square product's rate, then each layer's two product shapes."""
-  products = [("square", square_size, square_size, square_size)]
+  products = [("square", None, square_size, square_size, square_size)]
   step_rows = rows_per_step(config, num_examples)
-  for layer_index in range(config.num_layers):
-    input_width, width = config.layer_sizes[layer_index : layer_index + 2]
-    products.append(
-        (f"layer {layer_index} forward", step_rows, input_width, width)
-    )
-    products.append(
-        (f"layer {layer_index} weight gradient", input_width, step_rows, width)
-    )
+  for index in range(config.num_layers):
+    input_width, width = config.layer_sizes[index : index + 2]
+    products += [
+        (f"layer {index} forward", index, step_rows, input_width, width),
+        (
+            f"layer {index} weight gradient",
+            index,
+            input_width,
+            step_rows,
+            width,
+        ),
+    ]
 
   rates = []
-  for name, rows, inner, columns in products:
+  for name, layer_index, rows, inner, columns in products:
     rate = matmul_rate(rows, inner, columns, repeats=repeats)
     logging.info(
         "Matmul %s [%d, %d] @ [%d, %d]: %.1f GFLOP/s.",
@@ -580,6 +719,7 @@ def _measure_matmul_rates(
     rates.append(
         {
             "name": name,
+            "layer": layer_index,
             "shape": [rows, inner, columns],
             "gflops_per_second": rate,
         }
@@ -593,6 +733,11 @@ def _layer_record(
     peak_rate: float,
     layer_rates: list[float],
 ) -> dict[str, Any]:
+  """A layer's row: its measurement against `peak_rate` and its shapes'.
+
+  The matmul rates are one device's; a batch split over `D` devices is
+  held against `D` times them.
+  """
   achieved = measurement.gflops_per_second
   return {
       "layer": measurement.layer_index,
@@ -609,8 +754,12 @@ def _layer_record(
       "compile_seconds": measurement.compile_seconds,
       "flops_per_epoch": measurement.flops_per_epoch,
       "gflops_per_second": achieved,
-      "fraction_of_matmul_peak": achieved / peak_rate,
-      "fraction_of_layer_matmul": achieved / max(layer_rates),
+      "num_devices": measurement.num_devices,
+      "fraction_of_matmul_peak": achieved
+      / (peak_rate * measurement.num_devices),
+      "fraction_of_layer_matmul": (
+          achieved / (max(layer_rates) * measurement.num_devices)
+      ),
       "peak_bytes": measurement.peak_bytes,
       "argument_bytes": measurement.argument_bytes,
       "output_bytes": measurement.output_bytes,
@@ -619,6 +768,22 @@ def _layer_record(
       "required_bytes": measurement.required_bytes,
       "required_bytes_by_part": dict(measurement.required),
       "peak_over_required": measurement.peak_bytes / measurement.required_bytes,
+  }
+
+
+def _overhead_record(
+    layer_index: int, amsga: LayerMeasurement, baseline: LayerMeasurement
+) -> dict[str, Any]:
+  """AMSGA's extra time over the baseline's for one layer."""
+  extra = amsga.seconds_per_epoch - baseline.seconds_per_epoch
+  return {
+      "layer": layer_index,
+      "baseline_seconds_per_epoch": baseline.seconds_per_epoch,
+      "amsga_seconds_per_epoch": amsga.seconds_per_epoch,
+      "extra_percent_of_amsga_epoch": 100 * extra / amsga.seconds_per_epoch,
+      "extra_percent_of_baseline_epoch": (
+          100 * extra / baseline.seconds_per_epoch
+      ),
   }
 
 
@@ -653,6 +818,77 @@ def _with_ratios(
 
 def _hidden_widths(config: Config, width: int) -> tuple[int, ...]:
   return (config.layer_sizes[0],) + (width,) * config.num_layers
+
+
+def _measure_scaling(
+    timer: LayerTimer,
+    config: Config,
+    num_examples: int,
+    *,
+    batch_sizes: tuple[int, ...],
+    widths: tuple[int, ...],
+    seed_counts: tuple[int, ...],
+) -> dict[str, list[dict[str, Any]]]:
+  """The epoch of every layer as one setting of `config` changes.
+
+  Returns:
+    "batch_scaling" (full batches of each of `batch_sizes` examples),
+    "width_scaling" (every layer `width` wide) and "seed_scaling" (one seed
+    and each of `seed_counts`): lists of `_network_record`s with time and
+    FLOP ratios to their first record.
+  """
+  batch_scaling = [
+      _network_record(
+          timer.measure_network(
+              config.replace(batch_size=0, train_size=size), size
+          ),
+          num_examples=size,
+      )
+      for size in batch_sizes
+  ]
+  width_scaling = []
+  for width in widths:
+    scaled = config.replace(layer_sizes=_hidden_widths(config, width))
+    width_scaling.append(
+        _network_record(
+            timer.measure_network(scaled, num_examples),
+            width=width,
+            layer_sizes=list(scaled.layer_sizes),
+        )
+    )
+  seed_scaling = [
+      _network_record(
+          timer.measure_network(config.replace(num_seeds=seeds), num_examples),
+          num_seeds=seeds,
+      )
+      for seeds in sorted({1, *seed_counts})
+  ]
+
+  for records in (batch_scaling, width_scaling, seed_scaling):
+    if records:
+      _with_ratios(records, records[0])
+  for record in seed_scaling:
+    record["time_ratio_per_seed"] = record["time_ratio"] / record["num_seeds"]
+  return {
+      "batch_scaling": batch_scaling,
+      "width_scaling": width_scaling,
+      "seed_scaling": seed_scaling,
+  }
+
+
+def _training_data(
+    config: Config, data: str, *, data_dir: str | None, largest_batch: int
+) -> TrainingData:
+  """The data to train on: synthetic, or a dataset's training split.
+
+  Synthetic data holds enough examples for the configuration and for
+  `largest_batch`; a dataset gives `config.train_size` of its training
+  split (0: all of it).
+  """
+  if data == SYNTHETIC:
+    num_examples = max(config.train_size or SYNTHETIC_TRAIN_SIZE, largest_batch)
+    return synthetic_data(num_examples, config.layer_sizes[0])
+  return load_training_data(data, config, data_dir=data_dir)
 
 
 def run_benchmark(
@@ -700,24 +936,26 @@ def run_benchmark(
   load_before = os.getloadavg()
 
   # The data, and the number of examples the configuration trains on.
-  if data == SYNTHETIC:
-    num_examples = config.train_size or SYNTHETIC_TRAIN_SIZE
-    largest = max([num_examples, *([] if skip_scaling else batch_sizes)])
-    training_data = synthetic_data(largest, config.layer_sizes[0])
-  else:
-    training_data = load_training_data(data, config, data_dir=data_dir)
-    num_examples = training_data.num_examples
-    config = config.replace(dataset=training_data.source)
-    skipped = [size for size in batch_sizes if size > num_examples]
-    if skipped and not skip_scaling:
-      logging.warning(
-          "Batch sizes %s exceed the %d examples of %s; skipped.",
-          skipped,
-          num_examples,
-          data,
-      )
-    batch_sizes = tuple(size for size in batch_sizes if size <= num_examples)
-  config = config.replace(train_size=num_examples).validate()
+  training_data = _training_data(
+      config,
+      data,
+      data_dir=data_dir,
+      largest_batch=0 if skip_scaling else max(batch_sizes, default=0),
+  )
+  num_examples = config.train_size or training_data.num_examples
+  config = config.replace(
+      dataset=config.dataset if data == SYNTHETIC else training_data.source,
+      train_size=num_examples,
+  ).validate()
+  too_large = [s for s in batch_sizes if s > training_data.num_examples]
+  if too_large and not skip_scaling:
+    logging.warning(
+        "Batch sizes beyond the %d examples of %s are skipped: %s.",
+        training_data.num_examples,
+        data,
+        too_large,
+    )
+  batch_sizes = tuple(s for s in batch_sizes if s not in too_large)
   timer = LayerTimer(training_data, repeats=repeats, chunk_epochs=chunk_epochs)
 
   with jax.default_matmul_precision(config.matmul_precision):
@@ -728,8 +966,19 @@ def run_benchmark(
     peak = max(matmul_rates, key=lambda rate: rate["gflops_per_second"])
     peak_rate = peak["gflops_per_second"]
 
-    # Each layer's epoch under the configuration.
-    measurements = timer.measure_network(config, num_examples)
+    # Each layer's epoch under the configuration, timed together with the
+    # same architecture's AMSGA and baseline configurations.
+    amsga = config.replace(**dict.fromkeys(AMSGA_SWITCHES, True))
+    baseline = config.replace(**dict.fromkeys(AMSGA_SWITCHES, False))
+    measurements, amsga_overhead = [], []
+    for layer_index in range(config.num_layers):
+      measurement, amsga_layer, baseline_layer = timer.measure_together(
+          [config, amsga, baseline], layer_index, num_examples
+      )
+      measurements.append(measurement)
+      amsga_overhead.append(
+          _overhead_record(layer_index, amsga_layer, baseline_layer)
+      )
     layer_records = [
         _layer_record(
             measurement,
@@ -737,69 +986,23 @@ def run_benchmark(
             layer_rates=[
                 rate["gflops_per_second"]
                 for rate in matmul_rates
-                if rate["name"].startswith(f"layer {measurement.layer_index} ")
+                if rate["layer"] == measurement.layer_index
             ],
         )
         for measurement in measurements
     ]
 
-    # AMSGA's four components against the baseline, layer by layer.
-    amsga = config.replace(**dict.fromkeys(AMSGA_SWITCHES, True))
-    baseline = config.replace(**dict.fromkeys(AMSGA_SWITCHES, False))
-    amsga_overhead = []
-    for layer_index in range(config.num_layers):
-      amsga_seconds = timer.measure(
-          amsga, layer_index, num_examples
-      ).seconds_per_epoch
-      baseline_seconds = timer.measure(
-          baseline, layer_index, num_examples
-      ).seconds_per_epoch
-      extra = amsga_seconds - baseline_seconds
-      amsga_overhead.append(
-          {
-              "layer": layer_index,
-              "baseline_seconds_per_epoch": baseline_seconds,
-              "amsga_seconds_per_epoch": amsga_seconds,
-              "extra_percent_of_amsga_epoch": 100 * extra / amsga_seconds,
-              "extra_percent_of_baseline_epoch": 100 * extra / baseline_seconds,
-          }
-      )
-
     # Scaling with the full-batch examples, the hidden width and the seeds.
-    batch_scaling, width_scaling, seed_scaling = [], [], []
+    scaling = {"batch_scaling": [], "width_scaling": [], "seed_scaling": []}
     if not skip_scaling:
-      for size in batch_sizes:
-        scaled = config.replace(batch_size=0, train_size=size)
-        batch_scaling.append(
-            _network_record(
-                timer.measure_network(scaled, size), num_examples=size
-            )
-        )
-      for width in widths:
-        scaled = config.replace(layer_sizes=_hidden_widths(config, width))
-        width_scaling.append(
-            _network_record(
-                timer.measure_network(scaled, num_examples),
-                width=width,
-                layer_sizes=list(scaled.layer_sizes),
-            )
-        )
-      for seeds in sorted({1, *seed_counts}):
-        scaled = config.replace(num_seeds=seeds)
-        seed_scaling.append(
-            _network_record(
-                timer.measure_network(scaled, num_examples), num_seeds=seeds
-            )
-        )
-      if batch_scaling:
-        _with_ratios(batch_scaling, batch_scaling[0])
-      if width_scaling:
-        _with_ratios(width_scaling, width_scaling[0])
-      _with_ratios(seed_scaling, seed_scaling[0])
-      for record in seed_scaling:
-        record["time_ratio_per_seed"] = (
-            record["time_ratio"] / record["num_seeds"]
-        )
+      scaling = _measure_scaling(
+          timer,
+          config,
+          num_examples,
+          batch_sizes=batch_sizes,
+          widths=widths,
+          seed_counts=seed_counts,
+      )
 
   total_seconds = sum(record["seconds_per_epoch"] for record in layer_records)
   square = matmul_rates[0]
@@ -821,13 +1024,12 @@ def run_benchmark(
           "repeats": repeats,
           "chunk_epochs": chunk_epochs,
           "statistic": "median of timed calls, first call discarded",
+          "interleaved": "the configuration, AMSGA and baseline, per layer",
       },
       "layers": layer_records,
       "total_seconds_per_epoch": total_seconds,
       "estimated_training_seconds": total_seconds * config.epochs,
-      "batch_scaling": batch_scaling,
-      "width_scaling": width_scaling,
-      "seed_scaling": seed_scaling,
+      **scaling,
       "amsga_overhead": amsga_overhead,
   }
 
@@ -876,12 +1078,13 @@ def format_report(results: dict[str, Any]) -> str:
   config = results["config"]
   environment_info = results["environment"]
   seeds = config["num_seeds"]
-  batch = (
-      "full batch"
-      if config["batch_size"] == 0
-      else (f"batches of {config['batch_size']}")
-  )
+  batch = "full batch"
+  if config["batch_size"]:
+    batch = f"batches of {config['batch_size']}"
   timing = results["timing"]
+  num_devices = results["layers"][0]["num_devices"]
+  if num_devices > 1:
+    batch += f" split over {num_devices} devices"
   sections = [
       "## Benchmark: "
       + "-".join(str(width) for width in config["layer_sizes"])
