@@ -157,7 +157,7 @@ class Config:
 
     for name in ("learning_rate", "threshold", "clip_norm", "norm_epsilon"):
       value = getattr(self, name)
-      if not (isinstance(value, (int, float)) and value > 0):
+      if not (_is_number(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} must be a positive number.")
     for name in ("threshold_depth_increase", "threshold_progress_increase"):
       value = getattr(self, name)
@@ -219,6 +219,10 @@ def min_selected_count(fraction: float, batch_size: int) -> int:
   return int(math.ceil(round(fraction * batch_size, 9)))
 
 
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
   if value not in allowed:
     raise ValueError(f"{name}={value!r} is not one of {list(allowed)}.")
@@ -235,7 +239,7 @@ def _check_non_negative_int(name: str, value: Any) -> None:
 
 
 def _check_fraction(name: str, value: Any) -> None:
-  if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+  if not (_is_number(value) and 0 <= value <= 1):
     raise ValueError(f"{name}={value!r} must be a fraction in [0, 1].")
 
 
