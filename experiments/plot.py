@@ -1,7 +1,9 @@
 """Learning curves of a run, drawn from its `metrics.jsonl`.
 
 `python -m experiments.plot WORKDIR` redraws `WORKDIR/curves.png` for any
-finished or unfinished run.
+finished or unfinished run. `python -m experiments.plot --compare OUT.png
+WORKDIR...` draws the validation accuracy of several runs against epochs
+and against training time, in one figure.
 """
 
 from __future__ import annotations
@@ -73,17 +75,7 @@ def plot_curves(workdir: str) -> str:
   # Validation accuracy against cumulative epochs and wall time.
   bottom = axes[-1]
   if evaluations:
-    with open(os.path.join(workdir, "config.json")) as f:
-      epochs_per_phase = json.load(f)["epochs"]
-    steps, seconds, total = [], [], 0.0
-    for record in evaluations:
-      done = record["phase"] * epochs_per_phase + record["epoch"]
-      total += record["seconds_per_epoch"] * (
-          done - (steps[-1] if steps else 0)
-      )
-      steps.append(done)
-      seconds.append(total)
-    accuracy = [r["validation_accuracy"] for r in evaluations]
+    steps, seconds, accuracy = validation_curve(workdir)
     bottom[0].plot(steps, accuracy, marker=".")
     bottom[0].set_xlabel("epochs, all layers")
     bottom[0].set_title("validation accuracy")
@@ -99,12 +91,59 @@ def plot_curves(workdir: str) -> str:
   return path
 
 
+def validation_curve(workdir: str) -> tuple[list, list, list]:
+  """Cumulative epochs, training seconds and validation accuracy per
+  evaluation, over all phases of a run."""
+  _, evaluations = read_metrics(workdir)
+  with open(os.path.join(workdir, "config.json")) as f:
+    epochs_per_phase = json.load(f)["epochs"]
+  steps, seconds, accuracy, total = [], [], [], 0.0
+  for record in evaluations:
+    done = record["phase"] * epochs_per_phase + record["epoch"]
+    total += record["seconds_per_epoch"] * (done - (steps[-1] if steps else 0))
+    steps.append(done)
+    seconds.append(total)
+    accuracy.append(record["validation_accuracy"])
+  return steps, seconds, accuracy
+
+
+def plot_comparison(workdirs: list[str], path: str) -> str:
+  """Validation accuracy of each run against epochs and against time."""
+  figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4))
+  for workdir in workdirs:
+    steps, seconds, accuracy = validation_curve(workdir)
+    label = os.path.basename(os.path.normpath(workdir))
+    by_epoch.plot(steps, accuracy, marker=".", label=label)
+    by_time.plot(seconds, accuracy, marker=".", label=label)
+  by_epoch.set_xlabel("epochs, all layers")
+  by_time.set_xlabel("training seconds (compilation and evaluation excluded)")
+  for axis in (by_epoch, by_time):
+    axis.set_ylabel("validation accuracy (seed mean)")
+    axis.legend(fontsize="small")
+  figure.tight_layout()
+  figure.savefig(path, dpi=90)
+  plt.close(figure)
+  return path
+
+
 def main(argv: list[str]) -> None:
-  if len(argv) != 2:
-    raise SystemExit("usage: python -m experiments.plot WORKDIR")
-  if not os.path.exists(os.path.join(argv[1], "metrics.jsonl")):
-    raise SystemExit(f"{argv[1]} holds no metrics.jsonl: is it a workdir?")
-  print(plot_curves(argv[1]))
+  usage = (
+      "usage: python -m experiments.plot WORKDIR\n"
+      "       python -m experiments.plot --compare OUT.png WORKDIR..."
+  )
+  if len(argv) >= 4 and argv[1] == "--compare":
+    workdirs = argv[3:]
+  elif len(argv) == 2:
+    workdirs = argv[1:]
+  else:
+    raise SystemExit(usage)
+  for workdir in workdirs:
+    if not os.path.exists(os.path.join(workdir, "metrics.jsonl")):
+      raise SystemExit(f"{workdir} holds no metrics.jsonl: is it a workdir?")
+  if argv[1] == "--compare":
+    print(plot_comparison(workdirs, argv[2]))
+  else:
+    print(plot_curves(argv[1]))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from amsga_jax import training
 from experiments import ablation
 from experiments import checkpoints as checkpoints_lib
 from experiments import flags as flags_lib
+from experiments import plot
 from experiments import presets
 from experiments import run
 
@@ -128,6 +129,12 @@ def test_tiny_run_writes_every_file(tmp_path, digits):
   assert len(train_lines) == 2 * 4  # Two layers, four epochs each.
   assert len(eval_lines) == 2 * 4
   assert {"selected_by_band", "goodness_global_positive"} <= set(train_lines[0])
+
+  steps, seconds, accuracy = plot.validation_curve(workdir)
+  assert steps == [1, 2, 3, 4, 5, 6, 7, 8]
+  assert seconds == sorted(seconds) and len(accuracy) == 8
+  comparison = plot.plot_comparison([workdir, workdir], str(tmp_path / "c.png"))
+  assert os.path.getsize(comparison) > 0
 
 
 def _final_params(workdir: str, config: Config, dataset) -> list[np.ndarray]:
