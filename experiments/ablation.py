@@ -205,7 +205,7 @@ def main(argv: list[str]) -> None:
         paper_baseline=FLAGS.paper_baseline,
         only=FLAGS.variants,
         progress=FLAGS.progress,
-        command=shlex.join(["python -m experiments.ablation", *sys.argv[1:]]),
+        command="python -m experiments.ablation " + shlex.join(sys.argv[1:]),
     )
   except (ValueError, data_lib.DataError) as error:
     raise SystemExit(f"error: {error}") from None

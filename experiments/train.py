@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
         data_dir=FLAGS.data_dir,
         download=FLAGS.download,
         progress=FLAGS.progress,
-        command=shlex.join(["python -m experiments.train", *sys.argv[1:]]),
+        command="python -m experiments.train " + shlex.join(sys.argv[1:]),
     )
   except (ValueError, data_lib.DataError) as error:
     logging.error("%s", error)
