@@ -174,8 +174,28 @@ def _batch_indices(
   return order[: num_steps * batch_size].reshape(num_steps, batch_size)
 
 
-def _mean_over_steps(metrics: Metrics) -> Metrics:
-  return jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+def _run_steps(
+    step_body: Callable[..., Any],
+    carry: Any,
+    order_key: jax.Array,
+    config: config_lib.Config,
+    num_examples: int,
+) -> tuple[Any, Metrics]:
+  """One epoch of `step_body(carry, (step, batch))`; metrics averaged.
+
+  A full batch is one step with `batch = None`; otherwise a `lax.scan` over
+  the mini-batches of a fresh permutation drawn from `order_key`.
+  """
+  if config.is_full_batch:
+    return step_body(carry, (0, None))
+  num_steps = steps_per_epoch(config, num_examples)
+  batches = _batch_indices(
+      order_key, num_examples, config.batch_size, num_steps
+  )
+  carry, metrics = jax.lax.scan(
+      step_body, carry, (jnp.arange(num_steps), batches)
+  )
+  return carry, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
 
 def _epoch_keys(layer_key: jax.Array, epoch: jnp.ndarray):
@@ -278,16 +298,7 @@ def make_layerwise_chunk(
         metrics["learning_rate"] = schedule(epoch * num_steps + step)
         return (params, opt_state), metrics
 
-      if config.is_full_batch:
-        carry, metrics = step_body(carry, (0, None))
-        return carry, metrics
-      batches = _batch_indices(
-          order_key, num_examples, config.batch_size, num_steps
-      )
-      carry, metrics = jax.lax.scan(
-          step_body, carry, (jnp.arange(num_steps), batches)
-      )
-      return carry, _mean_over_steps(metrics)
+      return _run_steps(step_body, carry, order_key, config, num_examples)
 
     epochs = first_epoch + jnp.arange(chunk_length)
     (params, opt_state), metrics = jax.lax.scan(
@@ -394,15 +405,7 @@ def make_simultaneous_chunk(
         stacked = jax.tree.map(lambda *m: jnp.stack(m), *per_layer)
         return (tuple(new_params), tuple(new_states)), stacked
 
-      if config.is_full_batch:
-        return step_body(carry, (0, None))
-      batches = _batch_indices(
-          order_key, num_examples, config.batch_size, num_steps
-      )
-      carry, metrics = jax.lax.scan(
-          step_body, carry, (jnp.arange(num_steps), batches)
-      )
-      return carry, _mean_over_steps(metrics)
+      return _run_steps(step_body, carry, order_key, config, num_examples)
 
     epochs = first_epoch + jnp.arange(chunk_length)
     (params, opt_states), metrics = jax.lax.scan(

@@ -151,14 +151,7 @@ def run_ablation(
       raise ValueError(f"Unknown variants {unknown}; known: {list(variants)}.")
     variants = {k: v for k, v in variants.items() if k in only}
 
-  dataset = data_lib.load_dataset(
-      config.dataset,
-      data_dir,
-      download=download,
-      validation_size=config.validation_size or None,
-      split_seed=config.split_seed,
-      train_size=config.train_size or None,
-  )
+  dataset = run.load_data(config, data_dir=data_dir, download=download)
   results = {}
   for name, variant in variants.items():
     variant_dir = os.path.join(workdir, name)

@@ -310,6 +310,20 @@ def environment() -> dict[str, Any]:
   }
 
 
+def load_data(
+    config: Config, *, data_dir: str | None = None, download: bool = False
+) -> data_lib.Dataset:
+  """The dataset, split and sized as `config` asks."""
+  return data_lib.load_dataset(
+      config.dataset,
+      data_dir,
+      download=download,
+      validation_size=config.validation_size or None,
+      split_seed=config.split_seed,
+      train_size=config.train_size or None,
+  )
+
+
 def run_experiment(
     config: Config,
     workdir: str,
@@ -350,14 +364,7 @@ def run_experiment(
   )
 
   if dataset is None:
-    dataset = data_lib.load_dataset(
-        config.dataset,
-        data_dir,
-        download=download,
-        validation_size=config.validation_size or None,
-        split_seed=config.split_seed,
-        train_size=config.train_size or None,
-    )
+    dataset = load_data(config, data_dir=data_dir, download=download)
   logging.info(
       "Data: %s from %s; %d train, %d validation, %d test images.",
       dataset.name,
