@@ -535,20 +535,21 @@ def _test_accuracy(run):
   return float(run.trainer.accuracy(run.state, "test")[0, -1])
 
 
+# The end-to-end runs on scikit-learn's digits share these settings.
+DIGITS_RUN = Config(
+    dataset="digits",
+    layer_sizes=(64, 200, 200),
+    epochs=60,
+    batch_size=100,
+    learning_rate=0.03,
+    eval_every=20,
+)
+
+
 def test_digits_baseline_learns():
   # Measured: 0.940 test accuracy (chance 0.1); about 6 s on 2 lightly
   # loaded CPU cores, mostly compiling.
-  config = Config(
-      dataset="digits",
-      layer_sizes=(64, 200, 200),
-      epochs=60,
-      batch_size=100,
-      learning_rate=0.03,
-      eval_every=20,
-      **BASELINE,
-  )
-
-  run = _train(config, helpers.digits_dataset())
+  run = _train(DIGITS_RUN.replace(**BASELINE), helpers.digits_dataset())
 
   assert _test_accuracy(run) >= 0.8
 
@@ -557,32 +558,14 @@ def test_digits_amsga_learns():
   # Measured: 0.837 test accuracy (0.893 from the first layer alone);
   # about 11 s on 2 lightly loaded CPU cores. Seed 1 gives 0.723, hence
   # the lower floor than the baseline's.
-  config = Config(
-      dataset="digits",
-      layer_sizes=(64, 200, 200),
-      epochs=60,
-      batch_size=100,
-      learning_rate=0.03,
-      eval_every=20,
-  )
-
-  run = _train(config, helpers.digits_dataset())
+  run = _train(DIGITS_RUN, helpers.digits_dataset())
 
   assert _test_accuracy(run) >= 0.6
 
 
 def test_digits_simultaneous_baseline_learns():
   # Measured: 0.923 test accuracy; about 4 s on 2 lightly loaded CPU cores.
-  config = Config(
-      dataset="digits",
-      layer_sizes=(64, 200, 200),
-      epochs=60,
-      batch_size=100,
-      learning_rate=0.03,
-      eval_every=20,
-      schedule="simultaneous",
-      **BASELINE,
-  )
+  config = DIGITS_RUN.replace(schedule="simultaneous", **BASELINE)
 
   run = _train(config, helpers.digits_dataset())
 
