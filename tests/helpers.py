@@ -1,55 +1,32 @@
-"""Small datasets for the tests, independent of `amsga_jax.data`.
+"""Small datasets for the tests, built without reading any data files.
 
 `tiny_dataset` builds a synthetic, learnable problem of any width in
 milliseconds; `digits_dataset` prepares scikit-learn's 8x8 digits the way the
 method prepares MNIST (scaled pixels, a fixed-seed split, standardisation
 with the training split's statistics, hot value the brightest training
-pixel). Both return an `ArrayDataset`, which has every attribute
-`amsga_jax.Trainer` reads. `random_network` builds layers whose units are
-not all alike.
+pixel). Both return an `amsga_jax.data.Dataset`. `random_network` builds
+layers whose units are not all alike.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
 import numpy as np
 
+from amsga_jax import data
 from amsga_jax import layers
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class ArrayDataset:
-  """Three splits of flattened float32 images with int32 labels.
+def array_dataset(**splits) -> data.Dataset:
+  """An `amsga_jax.data.Dataset` of arrays the tests built themselves.
 
-  Attributes:
-    name: a short name, used in error messages.
-    train_images: [n_train, D] float32.
-    train_labels: [n_train] int32 in [0, num_classes).
-    validation_images: [n_validation, D] float32.
-    validation_labels: [n_validation] int32.
-    test_images: [n_test, D] float32.
-    test_labels: [n_test] int32.
-    num_classes: the number of classes `C`.
-    hot_value: the hot entry of the label embedding.
+  Takes the `Dataset` fields as keywords; `mean`, `std` and `source`
+  default to the values of already standardised synthetic data.
   """
-
-  name: str
-  train_images: np.ndarray
-  train_labels: np.ndarray
-  validation_images: np.ndarray
-  validation_labels: np.ndarray
-  test_images: np.ndarray
-  test_labels: np.ndarray
-  num_classes: int
-  hot_value: float
-
-  @property
-  def input_dim(self) -> int:
-    """The number of inputs per image, `D`."""
-    return int(self.train_images.shape[1])
+  defaults = dict(mean=0.0, std=1.0, source="built by the tests")
+  return data.Dataset(**{**defaults, **splits})
 
 
 def tiny_dataset(
@@ -60,7 +37,7 @@ def tiny_dataset(
     num_classes: int = 10,
     num_validation: int = 50,
     num_test: int = 50,
-) -> ArrayDataset:
+) -> data.Dataset:
   """A synthetic problem: each class a Gaussian blob around its own prototype.
 
   Prototypes are random in the `D - C` pixel inputs (the first `C` inputs
@@ -77,7 +54,7 @@ def tiny_dataset(
     num_test: test examples.
 
   Returns:
-    An `ArrayDataset` with hot value 2.0.
+    A `Dataset` with hot value 2.0.
   """
   if input_dim <= num_classes:
     raise ValueError(f"input_dim={input_dim} must exceed {num_classes}.")
@@ -96,7 +73,7 @@ def tiny_dataset(
   train, validation, test = (
       split(n) for n in (num_train, num_validation, num_test)
   )
-  return ArrayDataset(
+  return array_dataset(
       name="tiny",
       train_images=train[0],
       train_labels=train[1],
@@ -132,7 +109,7 @@ def random_network(key: jax.Array, layer_sizes: tuple[int, ...]) -> list:
 @functools.lru_cache(maxsize=1)
 def digits_dataset(
     num_train: int = 1197, num_validation: int = 300, seed: int = 0
-) -> ArrayDataset:
+) -> data.Dataset:
   """scikit-learn's 8x8 digits (1797 images), prepared like MNIST.
 
   Pixels are divided by 16 (to [0, 1]); a permutation with a fixed seed
@@ -149,7 +126,7 @@ def digits_dataset(
     seed: seed of the permutation.
 
   Returns:
-    An `ArrayDataset` of [n, 64] float32 images.
+    A `Dataset` of [n, 64] float32 images.
   """
   from sklearn import datasets as sklearn_datasets  # Slow import; lazily.
 
@@ -164,7 +141,7 @@ def digits_dataset(
 
   mean, std = images[train].mean(), images[train].std()
   standardised = ((images - mean) / std).astype(np.float32)
-  return ArrayDataset(
+  return array_dataset(
       name="digits",
       train_images=standardised[train],
       train_labels=labels[train],

@@ -243,7 +243,7 @@ def test_trainer_refuses_settings_that_do_not_fit_the_data(changes, named):
 def test_trainer_refuses_inputs_with_no_room_for_pixels():
   # 10 classes fill all 10 inputs with the label embedding.
   dataset = helpers.tiny_dataset(input_dim=12)
-  narrow = helpers.ArrayDataset(
+  narrow = helpers.array_dataset(
       **{
           **vars(dataset),
           "train_images": dataset.train_images[:, :10],

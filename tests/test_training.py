@@ -610,7 +610,7 @@ def _local_mnist(folder):
     return ((x - mean) / std).astype(np.float32)
 
   train_images = standardise(images[train])
-  return helpers.ArrayDataset(
+  return helpers.array_dataset(
       name="mnist",
       train_images=train_images,
       train_labels=parts["train-labels-idx1"][train].astype(np.int32),
