@@ -18,6 +18,8 @@ from typing import Any
 SCHEDULES = ("layerwise", "simultaneous")
 GLOBAL_GOODNESS_READINGS = ("example", "batch")
 MATMUL_PRECISIONS = ("float32", "tensorfloat32", "bfloat16")
+NEGATIVE_LABELS = ("random", "hardest", "sampled")
+LOSSES = ("threshold", "symmetric")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +82,17 @@ class Config:
   warmup_fraction: float = 0.1
   final_lr_fraction: float = 0.01
 
+  # Beyond the paper: switches that compose with the four components.
+  # Wrong labels of negatives: uniform ("random", the paper's), the wrong
+  # label the network scores highest ("hardest"), or one drawn in
+  # proportion to softmax(goodness) over the wrong labels ("sampled").
+  negative_labels: str = "random"
+  # "threshold": eq. 1. "symmetric": softplus(-alpha (G+ - G-)) per pair.
+  loss: str = "threshold"
+  symmetric_alpha: float = 4.0
+  # Prediction sums the goodness of layers predict_from_layer.. (0-based).
+  predict_from_layer: int = 0
+
   # Numerics, devices and logging cadence.
   matmul_precision: str = "float32"
   data_parallel: bool = True  # Split the batch over all devices.
@@ -130,6 +143,8 @@ class Config:
         "global_goodness", self.global_goodness, GLOBAL_GOODNESS_READINGS
     )
     _check_choice("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
+    _check_choice("negative_labels", self.negative_labels, NEGATIVE_LABELS)
+    _check_choice("loss", self.loss, LOSSES)
 
     if len(self.layer_sizes) < 2:
       raise ValueError(
@@ -155,7 +170,21 @@ class Config:
     _check_positive_int("eval_every", self.eval_every)
     _check_positive_int("num_groups", self.num_groups)
 
-    for name in ("learning_rate", "threshold", "clip_norm", "norm_epsilon"):
+    _check_non_negative_int("predict_from_layer", self.predict_from_layer)
+    if self.predict_from_layer >= self.num_layers:
+      raise ValueError(
+          f"predict_from_layer={self.predict_from_layer} leaves no layer to"
+          f" predict from in a network of {self.num_layers} layers; it"
+          f" must be below {self.num_layers}."
+      )
+
+    for name in (
+        "learning_rate",
+        "threshold",
+        "clip_norm",
+        "norm_epsilon",
+        "symmetric_alpha",
+    ):
       value = getattr(self, name)
       if not (_is_number(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={value!r} must be a positive number.")

@@ -3,8 +3,10 @@
 An image is scored under each of the `C` labels; each layer's goodness of
 each candidate is computed (its aggregated goodness when multi-scale
 goodness is on), and the label whose goodness summed over layers is largest
-wins. The `C` candidates are independent: a `vmap` over them, sharing the
-first layer's label-independent product (see `layers`).
+wins. With `config.predict_from_layer = f > 0` the sum skips the first `f`
+layers once the network is deeper than `f` (Hinton's practice of ignoring
+the first hidden layer). The `C` candidates are independent: a `vmap` over
+them, sharing the first layer's label-independent product (see `layers`).
 """
 
 from __future__ import annotations
@@ -69,20 +71,44 @@ def candidate_goodness(
   return jnp.transpose(by_label, (1, 0, 2))
 
 
+def summed_goodness_by_depth(
+    goodness: jnp.ndarray, first_layer: int = 0
+) -> jnp.ndarray:
+  """The score a network of the first `k` layers gives each label.
+
+  Args:
+    goodness: [..., L] per-layer goodness.
+    first_layer: 0-based layer the sum starts at once `k > first_layer`;
+      shallower networks sum all their layers.
+
+  Returns:
+    [..., L]; entry `k - 1` sums layers `first_layer..k-1` (0-based) when
+    `k > first_layer`, else layers `0..k-1`.
+  """
+  cumulative = jnp.cumsum(goodness, axis=-1)
+  if first_layer == 0:
+    return cumulative
+  skipped = cumulative[..., first_layer - 1 : first_layer]
+  depth = jnp.arange(goodness.shape[-1])
+  return jnp.where(depth >= first_layer, cumulative - skipped, cumulative)
+
+
 def accuracy_by_depth(
-    goodness: jnp.ndarray, labels: jnp.ndarray
+    goodness: jnp.ndarray, labels: jnp.ndarray, first_layer: int = 0
 ) -> jnp.ndarray:
   """Accuracy of predicting from the first `k` layers, for each `k`.
 
   Args:
     goodness: [B, C, L] per-layer goodness of each candidate label.
     labels: [B] true labels.
+    first_layer: see `summed_goodness_by_depth`.
 
   Returns:
-    [L] accuracies; entry `k - 1` sums the goodness of layers 1..k.
+    [L] accuracies; entry `k - 1` sums the goodness of layers 1..k (from
+    layer `first_layer + 1` on once `k > first_layer`).
   """
-  cumulative = jnp.cumsum(goodness, axis=-1)
-  predictions = jnp.argmax(cumulative, axis=1)  # [B, L]
+  scores = summed_goodness_by_depth(goodness, first_layer)
+  predictions = jnp.argmax(scores, axis=1)  # [B, L]
   return jnp.mean(predictions == labels[:, None], axis=0)
 
 
@@ -131,7 +157,9 @@ def evaluate_in_batches(
       batches,
   )
   goodness = goodness.reshape(num_batches * batch_size, num_classes, -1)
-  return accuracy_by_depth(goodness[:num_examples], labels)
+  return accuracy_by_depth(
+      goodness[:num_examples], labels, config.predict_from_layer
+  )
 
 
 def predict(
@@ -142,7 +170,10 @@ def predict(
     num_classes: int,
     hot_value: float,
 ) -> jnp.ndarray:
-  """The label with the largest goodness summed over all layers: [B]."""
+  """The label with the largest goodness summed over the layers: [B].
+
+  All layers, or those from `config.predict_from_layer` on.
+  """
   goodness = candidate_goodness(
       network,
       images,
@@ -150,4 +181,5 @@ def predict(
       num_classes=num_classes,
       hot_value=hot_value,
   )
-  return jnp.argmax(jnp.sum(goodness, axis=-1), axis=-1)
+  scores = summed_goodness_by_depth(goodness, config.predict_from_layer)
+  return jnp.argmax(scores[..., -1], axis=-1)

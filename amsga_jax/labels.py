@@ -55,3 +55,37 @@ def sample_wrong_labels(
   """
   offsets = jax.random.randint(key, labels.shape, 1, num_classes)
   return ((labels + offsets) % num_classes).astype(jnp.int32)
+
+
+def hard_wrong_labels(
+    key: jax.Array,
+    goodness: jnp.ndarray,
+    labels: jnp.ndarray,
+    *,
+    mode: str,
+) -> jnp.ndarray:
+  """Wrong labels chosen by the network's own scores of every label.
+
+  The true label is excluded; of the `C - 1` others, "hardest" takes the one
+  with the largest goodness (the network's likeliest mistake) and "sampled"
+  draws one with probability `softmax(goodness)` over the wrong labels, so
+  every wrong label keeps some chance. No gradient flows through the choice.
+
+  Args:
+    key: PRNG key (used by "sampled" only).
+    goodness: [B, C] goodness of each image under each candidate label.
+    labels: [B] true labels in [0, C).
+    mode: "hardest" or "sampled".
+
+  Returns:
+    [B] int32 wrong labels.
+  """
+  if mode not in ("hardest", "sampled"):
+    raise ValueError(f"mode={mode!r} is not one of ['hardest', 'sampled'].")
+  num_classes = goodness.shape[-1]
+  is_true = jax.nn.one_hot(labels, num_classes, dtype=jnp.bool_)
+  scores = jnp.where(is_true, -jnp.inf, jax.lax.stop_gradient(goodness))
+
+  if mode == "hardest":
+    return jnp.argmax(scores, axis=-1).astype(jnp.int32)
+  return jax.random.categorical(key, scores, axis=-1).astype(jnp.int32)

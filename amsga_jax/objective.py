@@ -9,6 +9,14 @@ its selected negatives,
 with `G` the layer's goodness (aggregated over scales when multi-scale
 goodness is on), `theta` its threshold and `m` the curriculum mask (all ones
 without the curriculum). Nothing here looks at another layer.
+
+With `config.loss == "symmetric"` each image's positive and negative are
+scored as a pair, with no threshold (SymBa, Lee and Song 2023):
+
+    loss = sum_b m_b softplus(-alpha (G+_b - G-_b)) / sum_b m_b,
+
+so the gradient pushes the two apart equally however far both sit from a
+threshold. The threshold then only places the curriculum's band.
 """
 
 from __future__ import annotations
@@ -125,13 +133,17 @@ def layer_loss(
     selection = None
     mask = jnp.ones_like(negative_goodness)
 
-  # The logistic loss of eq. 1 on both halves.
-  positive_loss = jnp.mean(jax.nn.softplus(threshold - positive_goodness))
-  negative_terms = jax.nn.softplus(negative_goodness - threshold)
-  negative_loss = jnp.sum(mask * negative_terms) / jnp.maximum(
-      jnp.sum(mask), 1.0
-  )
-  loss = 0.5 * (positive_loss + negative_loss)
+  # The logistic loss of eq. 1 on both halves, or the symmetric pair loss.
+  selected_count = jnp.maximum(jnp.sum(mask), 1.0)
+  if config.loss == "symmetric":
+    margin = positive_goodness - negative_goodness
+    pair_terms = jax.nn.softplus(-config.symmetric_alpha * margin)
+    loss = jnp.sum(mask * pair_terms) / selected_count
+  else:
+    positive_loss = jnp.mean(jax.nn.softplus(threshold - positive_goodness))
+    negative_terms = jax.nn.softplus(negative_goodness - threshold)
+    negative_loss = jnp.sum(mask * negative_terms) / selected_count
+    loss = 0.5 * (positive_loss + negative_loss)
 
   metrics = {
       "loss": loss,

@@ -17,6 +17,13 @@ Two schedules:
 - "simultaneous": one phase trains every layer at once, each on the
   detached output of the layer below, each with its own optimiser state.
 
+Negative labels are drawn uniformly each epoch (the paper's), or, with
+`negative_labels` "hardest" or "sampled", chosen at every step from the
+goodness the current parameters give each label: in the layer-wise schedule
+the goodness of the layer being trained (so the choice stays local to it),
+in the simultaneous one the network's summed goodness. Scoring every label
+costs `C` forward passes of the trained layers per step.
+
 Randomness is a function of (seed, layer, epoch, step) only, through
 `fold_in`: a resumed run draws what an uninterrupted one would have.
 
@@ -204,6 +211,75 @@ def _epoch_keys(layer_key: jax.Array, epoch: jnp.ndarray):
   return negative_key, order_key, selection_key
 
 
+def layer_goodness_under_every_label(
+    params: layers.Params,
+    inputs: jnp.ndarray,
+    *,
+    layer_index: int,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+) -> jnp.ndarray:
+  """One layer's goodness of each example under each of the `C` labels.
+
+  What a layer-wise phase uses to pick hard negatives: the layer being
+  trained scores every label by itself, so the choice stays local to it.
+
+  Args:
+    params: the layer's parameters.
+    inputs: for the first layer, [B, D] images; for a later one, the
+      [C, B, N_prev] normalised outputs of the frozen layers under every
+      label (`layers.layer_inputs_for_all_labels`).
+    layer_index: 0-based index of the layer.
+    config: the run's configuration (goodness settings).
+    num_classes: `C`.
+    hot_value: the label embedding's hot value.
+
+  Returns:
+    [B, C] goodness, as used for prediction.
+  """
+  if layer_index == 0:
+    products = layers.first_layer_products(
+        params,
+        inputs,
+        num_classes=num_classes,
+        hot_value=hot_value,
+        epsilon=config.norm_epsilon,
+    )
+
+    def activations_under(label):
+      labels = jnp.full(inputs.shape[:1], label, jnp.int32)
+      return layers.first_layer_activations(
+          params, products, labels, hot_value=hot_value
+      )
+
+  else:
+
+    def activations_under(label):
+      return layers.hidden_layer(params, inputs[label])
+
+  def goodness_under(label):
+    goodness, _ = objective.layer_goodness(
+        activations_under(label),
+        layer_index=layer_index,
+        config=config,
+        for_prediction=True,
+    )
+    return goodness
+
+  return jax.vmap(goodness_under, out_axes=1)(jnp.arange(num_classes))
+
+
+def _rows(inputs: jnp.ndarray, batch: jnp.ndarray | None, layer_index: int):
+  """A phase's inputs for one batch (all when `batch` is None).
+
+  Images [b, D] for the first layer, the table [C, b, N] for a later one.
+  """
+  if batch is None:
+    return inputs
+  return inputs[batch] if layer_index == 0 else inputs[:, batch]
+
+
 def make_layerwise_chunk(
     config: config_lib.Config,
     layer_index: int,
@@ -275,6 +351,20 @@ def make_layerwise_chunk(
           positive_labels, batch_negatives = (
               labels[batch],
               negative_labels[batch],
+          )
+        if config.negative_labels != "random":
+          batch_negatives = labels_lib.hard_wrong_labels(
+              jax.random.fold_in(negative_key, step),
+              layer_goodness_under_every_label(
+                  params,
+                  _rows(inputs, batch, layer_index),
+                  layer_index=layer_index,
+                  config=config,
+                  num_classes=num_classes,
+                  hot_value=hot_value,
+              ),
+              positive_labels,
+              mode=config.negative_labels,
           )
 
         def loss_fn(params):
@@ -349,6 +439,22 @@ def make_simultaneous_chunk(
         batch_negatives = (
             negative_labels if batch is None else negative_labels[batch]
         )
+        if config.negative_labels != "random":
+          goodness = evaluation.candidate_goodness(
+              list(params),
+              batch_images,
+              config=config,
+              num_classes=num_classes,
+              hot_value=hot_value,
+          )
+          batch_negatives = labels_lib.hard_wrong_labels(
+              jax.random.fold_in(negative_key, step),
+              evaluation.summed_goodness_by_depth(
+                  goodness, config.predict_from_layer
+              )[..., -1],
+              positive_labels,
+              mode=config.negative_labels,
+          )
 
         def loss_fn(params):
           total, per_layer = 0.0, []
