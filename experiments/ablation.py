@@ -1,13 +1,23 @@
-"""Leave-one-out ablation of the four AMSGA components.
+"""Leave-one-out ablations: of the four AMSGA components, or of the
+switches beyond the paper.
 
-`python -m experiments.ablation --preset=quick --seeds=3` trains, at the
-preset's budget and with the same seeds:
+`python -m experiments.ablation --preset=quick --seeds=3` (`--study=amsga`)
+trains, at the preset's budget and with the same seeds:
 
 - `amsga`: all four components on;
 - `no_<component>`: each component switched off in turn;
 - `baseline_same_architecture`: all four off, AMSGA's architecture;
 - `baseline_paper_recipe`: all four off, the paper's FF recipe
   (784-500-500, lr 0.03, theta 2.0) at the same budget.
+
+`python -m experiments.ablation --study=beyond --preset=best_mnist` starts
+from the preset (`best`) and undoes one switch at a time: uniform random
+negatives (`random_negatives`), the thresholded loss of eq. 1
+(`threshold_loss`), layer-by-layer training (`layerwise`), prediction from
+every layer (`predict_from_all_layers`, when the preset skips some), a
+constant learning rate (`no_warmup_cosine`, when it is on); adds each AMSGA
+component it leaves off (`plus_<component>`); and ends with plain FF on the
+same architecture and budget (`plain_ff`).
 
 Each variant runs in `WORKDIR/<variant>` through `run_experiment`, so an
 interrupted ablation resumes where it stopped and finished variants are not
@@ -38,6 +48,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 COMPONENTS = ("multiscale", "curriculum", "adaptive_threshold", "warmup_cosine")
 
 flags_lib.define_flags()
+flags.DEFINE_enum(
+    "study",
+    "amsga",
+    ["amsga", "beyond"],
+    "amsga: the four components; beyond: the switches beyond the paper.",
+)
 flags.DEFINE_boolean(
     "paper_baseline",
     True,
@@ -71,8 +87,44 @@ def ablation_variants(
   return variants
 
 
+def beyond_variants(config: Config) -> dict[str, Config]:
+  """Leave-one-out of the switches beyond the paper, in table order."""
+  variants = {"best": config}
+  if config.negative_labels != "random":
+    variants["random_negatives"] = config.replace(negative_labels="random")
+  if config.loss != "threshold":
+    variants["threshold_loss"] = config.replace(loss="threshold")
+  if config.schedule != "layerwise":
+    variants["layerwise"] = config.replace(schedule="layerwise")
+  if config.predict_from_layer:
+    variants["predict_from_all_layers"] = config.replace(predict_from_layer=0)
+  if config.warmup_cosine:
+    variants["no_warmup_cosine"] = config.replace(warmup_cosine=False)
+  for name in COMPONENTS:
+    if not getattr(config, name):
+      variants[f"plus_{name}"] = config.replace(**{name: True})
+  variants["plain_ff"] = config.replace(
+      negative_labels="random",
+      loss="threshold",
+      schedule="layerwise",
+      predict_from_layer=0,
+      **{name: False for name in COMPONENTS},
+  )
+  return variants
+
+
 def _switches(config: Config) -> str:
-  return " ".join(name if getattr(config, name) else "-" for name in COMPONENTS)
+  """The settings that tell variants apart, e.g. "warmup_cosine sampled"."""
+  words = [name for name in COMPONENTS if getattr(config, name)]
+  if config.negative_labels != "random":
+    words.append(f"{config.negative_labels} negatives")
+  if config.loss != "threshold":
+    words.append(f"{config.loss} loss")
+  if config.schedule != "layerwise":
+    words.append(config.schedule)
+  if config.predict_from_layer:
+    words.append(f"predict from layer {config.predict_from_layer + 1}")
+  return ", ".join(words) or "-"
 
 
 def _cell(summary: dict) -> str:
@@ -84,7 +136,7 @@ def write_table(
 ) -> None:
   """Writes the ablation's Markdown table to `path`."""
   lines = [
-      "| variant | layers | components on | validation % | test % |"
+      "| variant | layers | switches on | validation % | test % |"
       " s/epoch per layer |",
       "|---|---|---|---|---|---|",
   ]
@@ -139,12 +191,16 @@ def run_ablation(
     data_dir: str | None = None,
     download: bool = False,
     paper_baseline: bool = True,
+    study: str = "amsga",
     only: list[str] | None = None,
     progress: bool = True,
     command: str = "",
 ) -> dict[str, dict]:
   """Trains every variant (resuming any unfinished one); writes the table."""
-  variants = ablation_variants(config, paper_baseline=paper_baseline)
+  if study == "beyond":
+    variants = beyond_variants(config)
+  else:
+    variants = ablation_variants(config, paper_baseline=paper_baseline)
   if only:
     unknown = sorted(set(only) - set(variants))
     if unknown:
@@ -196,6 +252,7 @@ def main(argv: list[str]) -> None:
         data_dir=FLAGS.data_dir,
         download=FLAGS.download,
         paper_baseline=FLAGS.paper_baseline,
+        study=FLAGS.study,
         only=FLAGS.variants,
         progress=FLAGS.progress,
         command="python -m experiments.ablation " + shlex.join(sys.argv[1:]),

@@ -30,24 +30,25 @@ from amsga_jax import data as data_lib
 from experiments import run
 
 Params = list[dict[str, jnp.ndarray]]
+FLAGS = flags.FLAGS
 
-_DATASET = flags.DEFINE_string(
-    "dataset", "mnist", "mnist, fashion_mnist or digits."
-)
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Where to look first.")
-_LAYERS = flags.DEFINE_list(
-    "layers",
-    "784,1000,1000",
-    "Input width, then the hidden widths; the output layer is added.",
-)
-_EPOCHS = flags.DEFINE_integer("epochs", 20, "Passes over the training set.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Examples per update.")
-_LEARNING_RATE = flags.DEFINE_float("lr", 1e-3, "Adam's initial rate.")
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds trained as one program.")
-_SEED = flags.DEFINE_integer("seed", 0, "First seed.")
-_OUTPUT = flags.DEFINE_string(
-    "output", None, "Write the results as JSON to this file."
-)
+
+def define_flags() -> None:
+  """The command's flags; defined only when it runs as a program, so that
+  importing this module next to the FF runner defines nothing twice."""
+  flags.DEFINE_string("dataset", "mnist", "mnist, fashion_mnist or digits.")
+  flags.DEFINE_string("data_dir", None, "Where to look first.")
+  flags.DEFINE_list(
+      "layers",
+      "784,1000,1000",
+      "Input width, then the hidden widths; the output layer is added.",
+  )
+  flags.DEFINE_integer("epochs", 20, "Passes over the training set.")
+  flags.DEFINE_integer("batch_size", 100, "Examples per update.")
+  flags.DEFINE_float("lr", 1e-3, "Adam's initial rate.")
+  flags.DEFINE_integer("seeds", 3, "Seeds trained as one program.")
+  flags.DEFINE_integer("seed", 0, "First seed.")
+  flags.DEFINE_string("output", None, "Write the results as JSON to this file.")
 
 
 def init_mlp(key: jax.Array, layer_sizes: tuple[int, ...]) -> Params:
@@ -223,22 +224,22 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   try:
-    layer_sizes = tuple(int(width) for width in _LAYERS.value)
-    if _EPOCHS.value < 1 or _SEEDS.value < 1:
+    layer_sizes = tuple(int(width) for width in FLAGS.layers)
+    if FLAGS.epochs < 1 or FLAGS.seeds < 1:
       raise ValueError("--epochs and --seeds must be positive.")
-    dataset = data_lib.load_dataset(_DATASET.value, _DATA_DIR.value)
+    dataset = data_lib.load_dataset(FLAGS.dataset, FLAGS.data_dir)
     results = train(
         dataset,
         layer_sizes=layer_sizes,
-        epochs=_EPOCHS.value,
-        batch_size=_BATCH_SIZE.value,
-        learning_rate=_LEARNING_RATE.value,
-        seeds=tuple(range(_SEED.value, _SEED.value + _SEEDS.value)),
+        epochs=FLAGS.epochs,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.lr,
+        seeds=tuple(range(FLAGS.seed, FLAGS.seed + FLAGS.seeds)),
     )
   except (ValueError, data_lib.DataError) as error:
     raise SystemExit(f"error: {error}") from None
 
-  results["dataset"] = _DATASET.value
+  results["dataset"] = FLAGS.dataset
   results["environment"] = run.environment()
   test = results["test_accuracy"]
   print(
@@ -246,10 +247,11 @@ def main(argv: list[str]) -> None:
       f" {test['mean']:.4f} ± {test['std']:.4f} over"
       f" {len(results['seeds'])} seeds, {results['train_seconds']:.0f} s"
   )
-  if _OUTPUT.value:
-    with open(_OUTPUT.value, "w") as file:
+  if FLAGS.output:
+    with open(FLAGS.output, "w") as file:
       json.dump(results, file, indent=2)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -276,3 +276,45 @@ def test_backprop_rejects_wrong_input_width():
         learning_rate=1e-3,
         seeds=(0,),
     )
+
+
+def test_beyond_study_undoes_one_switch_at_a_time():
+  from experiments import ablation
+
+  best = Config(
+      schedule="simultaneous",
+      negative_labels="sampled",
+      loss="symmetric",
+      predict_from_layer=1,
+      **{**BASELINE, "warmup_cosine": True},
+  )
+
+  variants = ablation.beyond_variants(best)
+
+  assert list(variants) == [
+      "best",
+      "random_negatives",
+      "threshold_loss",
+      "layerwise",
+      "predict_from_all_layers",
+      "no_warmup_cosine",
+      "plus_multiscale",
+      "plus_curriculum",
+      "plus_adaptive_threshold",
+      "plain_ff",
+  ]
+  fields = best.to_dict()
+  for name, variant in variants.items():
+    changed = {k for k, v in variant.to_dict().items() if fields[k] != v}
+    if name == "best":
+      assert not changed
+    elif name == "plain_ff":
+      assert changed == {
+          "negative_labels",
+          "loss",
+          "schedule",
+          "predict_from_layer",
+          "warmup_cosine",
+      }
+    else:
+      assert len(changed) == 1, (name, changed)
