@@ -50,7 +50,7 @@ def candidate_goodness(
   def for_label(label):
     labels = jnp.full(images.shape[:1], label, jnp.int32)
     activity = layers.first_layer_activations(
-        network[0], products, labels, hot_value=hot_value
+        network[0], products, labels, num_classes=num_classes
     )
     per_layer = []
     for layer_index, params in enumerate(network):

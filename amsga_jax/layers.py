@@ -13,7 +13,9 @@ The norm `sqrt(|pixels|^2 + v^2)` is the same for every label, so
 
 one shared product plus a scaled row of `W`. Positives, negatives and all
 `C` prediction candidates of an image share that product
-(`first_layer_products`, `first_layer_activations`).
+(`first_layer_products`, `first_layer_activations`). The division by the
+norm depends on the images alone, so training applies it once per phase
+(`prepare_first_layer_inputs`) instead of once per epoch.
 """
 
 from __future__ import annotations
@@ -58,16 +60,61 @@ def hidden_layer(params: Params, normalized_inputs: jnp.ndarray) -> jnp.ndarray:
   return jax.nn.relu(normalized_inputs @ params["w"] + params["b"][None, :])
 
 
+class FirstLayerInputs(NamedTuple):
+  """A batch of images prepared for the first layer, parameter-free.
+
+  Attributes:
+    pixels: [B, D - C] the pixels divided by the embedded image's norm,
+      `pixels / (sqrt(|pixels|^2 + v^2) + eps)`, the same for every label.
+    label_scale: [B] the hot entry after the same division,
+      `v / (sqrt(|pixels|^2 + v^2) + eps)`.
+  """
+
+  pixels: jnp.ndarray
+  label_scale: jnp.ndarray
+
+
 class FirstLayerProducts(NamedTuple):
   """What a batch of images shares across every label it may carry.
 
   Attributes:
-    shared: [B, N] `pixels @ W[C:]`, the product common to all labels.
-    inverse_norm: [B] `1 / (sqrt(|pixels|^2 + v^2) + eps)`.
+    shared: [B, N] `pixels_hat @ W[C:]`, the product common to all labels.
+    label_scale: [B] the normalised hot entry (`FirstLayerInputs`).
   """
 
   shared: jnp.ndarray
-  inverse_norm: jnp.ndarray
+  label_scale: jnp.ndarray
+
+
+def prepare_first_layer_inputs(
+    images: jnp.ndarray,
+    *,
+    num_classes: int,
+    hot_value: float,
+    epsilon: float,
+) -> FirstLayerInputs:
+  """Splits [B, D] images into normalised pixels and the label's scale.
+
+  Depends on the images only, so a training phase computes it once and
+  every epoch reuses it.
+  """
+  pixels = images[:, num_classes:]
+  norm = jnp.sqrt(jnp.sum(jnp.square(pixels), axis=-1) + hot_value**2)
+  inverse_norm = 1.0 / (norm + epsilon)
+  return FirstLayerInputs(
+      pixels=pixels * inverse_norm[:, None],
+      label_scale=hot_value * inverse_norm,
+  )
+
+
+def first_layer_products_of_prepared(
+    params: Params, prepared: FirstLayerInputs
+) -> FirstLayerProducts:
+  """`first_layer_products` of inputs already through
+  `prepare_first_layer_inputs`."""
+  num_classes = params["w"].shape[0] - prepared.pixels.shape[-1]
+  shared = prepared.pixels @ params["w"][num_classes:]
+  return FirstLayerProducts(shared, prepared.label_scale)
 
 
 def first_layer_products(
@@ -79,10 +126,10 @@ def first_layer_products(
     epsilon: float,
 ) -> FirstLayerProducts:
   """The label-independent part of the first layer for [B, D] images."""
-  pixels = images[:, num_classes:]
-  shared = pixels @ params["w"][num_classes:]
-  norm = jnp.sqrt(jnp.sum(jnp.square(pixels), axis=-1) + hot_value**2)
-  return FirstLayerProducts(shared, 1.0 / (norm + epsilon))
+  prepared = prepare_first_layer_inputs(
+      images, num_classes=num_classes, hot_value=hot_value, epsilon=epsilon
+  )
+  return first_layer_products_of_prepared(params, prepared)
 
 
 def first_layer_activations(
@@ -90,16 +137,22 @@ def first_layer_activations(
     products: FirstLayerProducts,
     labels: jnp.ndarray,
     *,
-    hot_value: float,
+    num_classes: int,
 ) -> jnp.ndarray:
   """First-layer activations of the images carrying `labels` ([B]): [B, N].
 
   Equal to `hidden_layer(params, normalize_direction(embed_labels(...)))`,
-  at the cost of a row gather instead of a product.
+  at the cost of a [B, C] @ [C, N] product instead of a [B, D] @ [D, N]
+  one. The label rows of `W` are picked by a one-hot product rather than a
+  gather: the two are equal, and the product's gradient is one more small
+  product where the gather's is a slow scatter-add.
   """
-  label_rows = params["w"][labels]
-  preactivations = (products.shared + hot_value * label_rows) * (
-      products.inverse_norm[:, None]
+  label_rows = (
+      jax.nn.one_hot(labels, num_classes, dtype=products.shared.dtype)
+      @ params["w"][:num_classes]
+  )
+  preactivations = products.shared + (
+      products.label_scale[:, None] * label_rows
   )
   return jax.nn.relu(preactivations + params["b"][None, :])
 
@@ -140,7 +193,7 @@ def layer_inputs_for_all_labels(
   def for_label(label):
     labels = jnp.full(images.shape[:1], label, jnp.int32)
     activity = first_layer_activations(
-        network[0], products, labels, hot_value=hot_value
+        network[0], products, labels, num_classes=num_classes
     )
     for params in network[1:]:
       activity = hidden_layer(params, normalize_direction(activity, epsilon))

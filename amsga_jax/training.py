@@ -213,12 +213,11 @@ def _epoch_keys(layer_key: jax.Array, epoch: jnp.ndarray):
 
 def layer_goodness_under_every_label(
     params: layers.Params,
-    inputs: jnp.ndarray,
+    inputs: Any,
     *,
     layer_index: int,
     config: config_lib.Config,
     num_classes: int,
-    hot_value: float,
 ) -> jnp.ndarray:
   """One layer's goodness of each example under each of the `C` labels.
 
@@ -227,30 +226,24 @@ def layer_goodness_under_every_label(
 
   Args:
     params: the layer's parameters.
-    inputs: for the first layer, [B, D] images; for a later one, the
-      [C, B, N_prev] normalised outputs of the frozen layers under every
-      label (`layers.layer_inputs_for_all_labels`).
+    inputs: for the first layer, the `layers.FirstLayerInputs` of [B]
+      images; for a later one, the [C, B, N_prev] normalised outputs of the
+      frozen layers under every label (`layers.layer_inputs_for_all_labels`).
     layer_index: 0-based index of the layer.
     config: the run's configuration (goodness settings).
     num_classes: `C`.
-    hot_value: the label embedding's hot value.
 
   Returns:
     [B, C] goodness, as used for prediction.
   """
   if layer_index == 0:
-    products = layers.first_layer_products(
-        params,
-        inputs,
-        num_classes=num_classes,
-        hot_value=hot_value,
-        epsilon=config.norm_epsilon,
-    )
+    products = layers.first_layer_products_of_prepared(params, inputs)
+    num_examples = inputs.label_scale.shape[0]
 
     def activations_under(label):
-      labels = jnp.full(inputs.shape[:1], label, jnp.int32)
+      labels = jnp.full((num_examples,), label, jnp.int32)
       return layers.first_layer_activations(
-          params, products, labels, hot_value=hot_value
+          params, products, labels, num_classes=num_classes
       )
 
   else:
@@ -270,14 +263,38 @@ def layer_goodness_under_every_label(
   return jax.vmap(goodness_under, out_axes=1)(jnp.arange(num_classes))
 
 
-def _rows(inputs: jnp.ndarray, batch: jnp.ndarray | None, layer_index: int):
+def prepare_first_layer_inputs(
+    images: jnp.ndarray,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+) -> layers.FirstLayerInputs:
+  """The first layer's chunk input: [B, D] images, normalised once.
+
+  Compiled with the images' sharding, so on several devices each keeps its
+  share of the batch.
+  """
+  prepare = jax.jit(
+      lambda images: layers.prepare_first_layer_inputs(
+          images,
+          num_classes=num_classes,
+          hot_value=hot_value,
+          epsilon=config.norm_epsilon,
+      )
+  )
+  return prepare(images)
+
+
+def _rows(inputs: Any, batch: jnp.ndarray | None, layer_index: int):
   """A phase's inputs for one batch (all when `batch` is None).
 
-  Images [b, D] for the first layer, the table [C, b, N] for a later one.
+  The prepared first-layer inputs of `b` images, or the table [C, b, N].
   """
   if batch is None:
     return inputs
-  return inputs[batch] if layer_index == 0 else inputs[:, batch]
+  if layer_index == 0:
+    return jax.tree.map(lambda leaf: leaf[batch], inputs)
+  return inputs[:, batch]
 
 
 def make_layerwise_chunk(
@@ -295,7 +312,8 @@ def make_layerwise_chunk(
   first_epoch)` to `(params, opt_state, metrics)`, where, with `S` seeds:
 
   - `params`, `opt_state`: the layer's, leaves with a leading [S];
-  - `inputs`: for the first layer the [B, D] images (shared by the seeds);
+  - `inputs`: for the first layer the images as
+    `layers.prepare_first_layer_inputs` leaves them (shared by the seeds);
     for a later layer the [S, C, B, N_prev] normalised outputs of the
     frozen layers under every label;
   - `labels`: [B] true labels; `keys`: [S, 2] seed keys;
@@ -304,35 +322,43 @@ def make_layerwise_chunk(
   """
   num_steps = steps_per_epoch(config, num_examples)
   optimizer, schedule = _layer_optimizer(config, config.epochs * num_steps)
-  epsilon = config.norm_epsilon
+  del hot_value  # Already in the prepared first-layer inputs.
 
   def activations(params, inputs, batch, positive_labels, negative_labels):
-    """[b, N] activations of the batch's positives and negatives."""
+    """[b, N] activations of the batch's positives and negatives.
+
+    `inputs` is what `phase_inputs` below made of the chunk's inputs.
+    """
     if layer_index == 0:
-      images = inputs if batch is None else inputs[batch]
-      products = layers.first_layer_products(
-          params,
-          images,
-          num_classes=num_classes,
-          hot_value=hot_value,
-          epsilon=epsilon,
+      products = layers.first_layer_products_of_prepared(
+          params, _rows(inputs, batch, 0)
       )
-      return (
+      return tuple(
           layers.first_layer_activations(
-              params, products, positive_labels, hot_value=hot_value
-          ),
-          layers.first_layer_activations(
-              params, products, negative_labels, hot_value=hot_value
-          ),
+              params, products, chosen, num_classes=num_classes
+          )
+          for chosen in (positive_labels, negative_labels)
       )
+    table, positive_inputs = inputs
     rows = jnp.arange(num_examples) if batch is None else batch
+    if batch is not None:
+      positive_inputs = positive_inputs[batch]
     return (
-        layers.hidden_layer(params, inputs[positive_labels, rows]),
-        layers.hidden_layer(params, inputs[negative_labels, rows]),
+        layers.hidden_layer(params, positive_inputs),
+        layers.hidden_layer(params, table[negative_labels, rows]),
     )
+
+  def phase_inputs(inputs, labels):
+    """What every epoch of the chunk reuses, computed once per chunk: for
+    a later layer, the table and the rows of it the positives read."""
+    if layer_index == 0:
+      return inputs
+    return inputs, inputs[labels, jnp.arange(num_examples)]
 
   def train_one_seed(params, opt_state, inputs, labels, seed_key, first_epoch):
     layer_key = jax.random.fold_in(_training_key(seed_key), layer_index)
+    prepared = phase_inputs(inputs, labels)
+    table = prepared if layer_index == 0 else prepared[0]
 
     def epoch_body(carry, epoch):
       negative_key, order_key, selection_key = _epoch_keys(layer_key, epoch)
@@ -357,11 +383,10 @@ def make_layerwise_chunk(
               jax.random.fold_in(negative_key, step),
               layer_goodness_under_every_label(
                   params,
-                  _rows(inputs, batch, layer_index),
+                  _rows(table, batch, layer_index),
                   layer_index=layer_index,
                   config=config,
                   num_classes=num_classes,
-                  hot_value=hot_value,
               ),
               positive_labels,
               mode=config.negative_labels,
@@ -369,7 +394,7 @@ def make_layerwise_chunk(
 
         def loss_fn(params):
           positive, negative = activations(
-              params, inputs, batch, positive_labels, batch_negatives
+              params, prepared, batch, positive_labels, batch_negatives
           )
           return objective.layer_loss(
               positive,
@@ -423,6 +448,9 @@ def make_simultaneous_chunk(
 
   def train_one_seed(params, opt_states, images, labels, seed_key, first_epoch):
     training_key = _training_key(seed_key)
+    prepared = layers.prepare_first_layer_inputs(
+        images, num_classes=num_classes, hot_value=hot_value, epsilon=epsilon
+    )
 
     def epoch_body(carry, epoch):
       negative_key, order_key, selection_key = _epoch_keys(training_key, epoch)
@@ -435,6 +463,7 @@ def make_simultaneous_chunk(
         params, opt_states = carry
         step, batch = step_and_batch
         batch_images = images if batch is None else images[batch]
+        batch_prepared = _rows(prepared, batch, 0)
         positive_labels = labels if batch is None else labels[batch]
         batch_negatives = (
             negative_labels if batch is None else negative_labels[batch]
@@ -460,16 +489,12 @@ def make_simultaneous_chunk(
           total, per_layer = 0.0, []
           for layer_index, layer_params in enumerate(params):
             if layer_index == 0:
-              products = layers.first_layer_products(
-                  layer_params,
-                  batch_images,
-                  num_classes=num_classes,
-                  hot_value=hot_value,
-                  epsilon=epsilon,
+              products = layers.first_layer_products_of_prepared(
+                  layer_params, batch_prepared
               )
               positive, negative = (
                   layers.first_layer_activations(
-                      layer_params, products, chosen, hot_value=hot_value
+                      layer_params, products, chosen, num_classes=num_classes
                   )
                   for chosen in (positive_labels, batch_negatives)
               )
@@ -621,14 +646,20 @@ class Trainer:
     with jax.default_matmul_precision(self.config.matmul_precision):
       return np.asarray(self._evaluate(state.params, images, labels))
 
-  def phase_inputs(self, state: TrainState, phase: int) -> jnp.ndarray:
-    """The inputs a phase trains on: images, or the frozen layers' outputs.
+  def phase_inputs(self, state: TrainState, phase: int) -> Any:
+    """The inputs a phase trains on, computed once when it starts.
 
-    For layer-wise phase `l > 0`: [S, C, B, N_prev], the normalised output
-    of layers `0..l-1` for every image under every label.
+    Layer-wise phase 0: the training images as
+    `layers.prepare_first_layer_inputs` leaves them. Layer-wise phase
+    `l > 0`: [S, C, B, N_prev], the normalised output of layers `0..l-1`
+    for every image under every label. The simultaneous phase: the images.
     """
-    if self.config.schedule != "layerwise" or phase == 0:
+    if self.config.schedule != "layerwise":
       return self.train_images
+    if phase == 0:
+      return prepare_first_layer_inputs(
+          self.train_images, self.config, self.num_classes, self.hot_value
+      )
     frozen = state.params[:phase]
     out_shardings = (
         None if self.mesh is None else sharding.batch_sharding(self.mesh, 4, 2)

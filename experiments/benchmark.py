@@ -387,8 +387,12 @@ _random_table_jit = jax.jit(_random_table, static_argnums=1)
 
 
 def layer_inputs(
-    config: Config, layer_index: int, images: jnp.ndarray, num_classes: int
-) -> jnp.ndarray:
+    config: Config,
+    layer_index: int,
+    images: jnp.ndarray,
+    num_classes: int,
+    hot_value: float,
+) -> Any:
   """What the layer's chunk reads: the images, or a frozen-layer table.
 
   Args:
@@ -396,13 +400,17 @@ def layer_inputs(
     layer_index: the 0-based layer.
     images: [B, D] images.
     num_classes: `C`.
+    hot_value: the label embedding's hot value.
 
   Returns:
-    For the first layer the [B, D] images; for a later one a random
-    [S, C, B, N_prev] table of normalised rows.
+    For the first layer the images as `layers.prepare_first_layer_inputs`
+    leaves them; for a later one a random [S, C, B, N_prev] table of
+    normalised rows.
   """
   if layer_index == 0:
-    return images
+    return training.prepare_first_layer_inputs(
+        images, config, num_classes, hot_value
+    )
   shape = (
       config.num_seeds,
       num_classes,
@@ -533,7 +541,9 @@ class LayerTimer:
     keys = training.seed_keys(first)
     images = sharding.shard_along_batch(self.data.images[:num_examples], mesh)
     labels = sharding.shard_along_batch(self.data.labels[:num_examples], mesh)
-    inputs = layer_inputs(first, layer_index, images, self.data.num_classes)
+    inputs = layer_inputs(
+        first, layer_index, images, self.data.num_classes, self.data.hot_value
+    )
     if layer_index > 0 and mesh is not None:
       inputs = jax.device_put(inputs, sharding.batch_sharding(mesh, 4, 2))
 
@@ -550,7 +560,7 @@ class LayerTimer:
         2 * first.num_seeds * rows_per_step(first, num_examples) * width
     ) * FLOAT32_BYTES
     required = {
-        "inputs": (inputs.nbytes + labels.nbytes) // num_devices,
+        "inputs": (_tree_bytes(inputs) + labels.nbytes) // num_devices,
         "params": _tree_bytes(chunks[0].params),
         "opt_state": _tree_bytes(chunks[0].opt_state),
         "activations": activations // num_devices,

@@ -79,8 +79,11 @@ def test_layer_goodness_under_every_label_matches_candidate_goodness(
   options = dict(config=config, num_classes=4, hot_value=2.5)
   expected = evaluation.candidate_goodness(network, images, **options)
 
+  prepared = layers.prepare_first_layer_inputs(
+      images, num_classes=4, hot_value=2.5, epsilon=config.norm_epsilon
+  )
   first = training.layer_goodness_under_every_label(
-      network[0], images, layer_index=0, **options
+      network[0], prepared, layer_index=0, config=config, num_classes=4
   )
   table = layers.layer_inputs_for_all_labels(
       network[:1],
@@ -90,7 +93,7 @@ def test_layer_goodness_under_every_label_matches_candidate_goodness(
       epsilon=config.norm_epsilon,
   )
   second = training.layer_goodness_under_every_label(
-      network[1], table, layer_index=1, **options
+      network[1], table, layer_index=1, config=config, num_classes=4
   )
 
   chex.assert_shape(first, (6, 4))

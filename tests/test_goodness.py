@@ -85,6 +85,45 @@ def test_pooled_energy_uneven_pools_by_hand():
   chex.assert_trees_all_close(energy, jnp.array([12.125, 1.0]))
 
 
+def test_equal_pools_energy_matches_pooling_matrix_and_its_gradient():
+  activations = jax.nn.relu(jax.random.normal(jax.random.PRNGKey(5), (7, 24)))
+  pooling = jnp.asarray(goodness.pooling_matrix(24, 4))
+
+  by_reshape = goodness.equal_pools_energy(activations, 4)
+  by_matrix = goodness.pooled_energy(activations, pooling)
+  gradient_by_reshape = jax.grad(
+      lambda h: jnp.sum(goodness.equal_pools_energy(h, 4) ** 2)
+  )(activations)
+  gradient_by_matrix = jax.grad(
+      lambda h: jnp.sum(goodness.pooled_energy(h, pooling) ** 2)
+  )(activations)
+
+  chex.assert_shape(by_reshape, (7,))
+  chex.assert_trees_all_close(by_reshape, by_matrix, rtol=1e-6)
+  chex.assert_trees_all_close(
+      gradient_by_reshape, gradient_by_matrix, rtol=1e-5, atol=1e-7
+  )
+  assert float(jnp.min(by_reshape)) > 0
+
+
+@pytest.mark.parametrize("num_neurons", [24, 25])
+def test_goodness_scales_intermediate_is_the_pooled_energy(num_neurons):
+  # 24 neurons split into 4 equal pools (the reshape path), 25 into
+  # uneven ones (the pooling-matrix path): both are eq. 3.
+  activations = jax.nn.relu(
+      jax.random.normal(jax.random.PRNGKey(6), (3, num_neurons))
+  )
+  pooling = jnp.asarray(goodness.pooling_matrix(num_neurons, 4))
+
+  scales = goodness.goodness_scales(activations, num_groups=4)
+
+  chex.assert_trees_all_close(
+      scales.intermediate,
+      goodness.pooled_energy(activations, pooling),
+      rtol=1e-6,
+  )
+
+
 def test_local_and_global_closed_forms_equal_pooled_energy():
   activations = jax.nn.relu(jax.random.normal(jax.random.PRNGKey(0), (4, 12)))
 

@@ -130,6 +130,60 @@ def test_layer_output_ignores_the_scale_of_its_input(scale):
   )
 
 
+def test_factored_first_layer_gradient_equals_plain_gradient():
+  # Training differentiates the factored form: its weight gradient (one
+  # shared product for positives and negatives, one-hot products for the
+  # label rows) must be the plain computation's.
+  num_classes, hot_value = 4, 2.8
+  params = helpers.random_network(jax.random.PRNGKey(3), (20, 9))[0]
+  images = jax.random.normal(jax.random.PRNGKey(4), (11, 20))
+  positive = jax.random.randint(jax.random.PRNGKey(5), (11,), 0, num_classes)
+  negative = (positive + 1) % num_classes
+
+  def factored_loss(params):
+    prepared = layers.prepare_first_layer_inputs(
+        images, num_classes=num_classes, hot_value=hot_value, epsilon=_EPSILON
+    )
+    products = layers.first_layer_products_of_prepared(params, prepared)
+    return sum(
+        sign
+        * jnp.sum(
+            layers.first_layer_activations(
+                params, products, chosen, num_classes=num_classes
+            )
+            ** 2
+        )
+        for sign, chosen in ((1.0, positive), (-0.5, negative))
+    )
+
+  def plain_loss(params):
+    return sum(
+        sign
+        * jnp.sum(
+            layers.hidden_layer(
+                params,
+                layers.normalize_direction(
+                    labels.embed_labels(
+                        images,
+                        chosen,
+                        num_classes=num_classes,
+                        hot_value=hot_value,
+                    ),
+                    _EPSILON,
+                ),
+            )
+            ** 2
+        )
+        for sign, chosen in ((1.0, positive), (-0.5, negative))
+    )
+
+  factored = jax.grad(factored_loss)(params)
+  plain = jax.grad(plain_loss)(params)
+
+  chex.assert_trees_all_close(factored, plain, rtol=1e-5, atol=1e-6)
+  assert float(jnp.max(jnp.abs(plain["w"][:num_classes]))) > 1e-3
+
+
 def test_factored_first_layer_equals_embed_normalize_layer():
   num_classes, hot_value = 10, 2.8
   params = helpers.random_network(jax.random.PRNGKey(0), (30, 12))[0]
@@ -144,7 +198,7 @@ def test_factored_first_layer_equals_embed_normalize_layer():
       epsilon=_EPSILON,
   )
   factored = layers.first_layer_activations(
-      params, products, chosen, hot_value=hot_value
+      params, products, chosen, num_classes=num_classes
   )
 
   embedded = labels.embed_labels(

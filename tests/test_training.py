@@ -297,7 +297,10 @@ def test_layerwise_chunk_traces_once_for_chunks_of_equal_length(monkeypatch):
       hot_value=dataset.hot_value,
       chunk_length=1,
   )
-  data = (dataset.train_images, dataset.train_labels, keys)
+  prepared = training.prepare_first_layer_inputs(
+      dataset.train_images, config, 10, dataset.hot_value
+  )
+  data = (prepared, dataset.train_labels, keys)
 
   params, opt_state, _ = chunk(
       state.params[0], state.opt_states[0], *data, jnp.asarray(0, jnp.int32)
