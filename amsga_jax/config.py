@@ -20,6 +20,7 @@ GLOBAL_GOODNESS_READINGS = ("example", "batch")
 MATMUL_PRECISIONS = ("float32", "tensorfloat32", "bfloat16")
 NEGATIVE_LABELS = ("random", "hardest", "sampled")
 LOSSES = ("threshold", "symmetric")
+FROZEN_OUTPUTS = ("auto", "cache", "recompute")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,14 @@ class Config:
   # Prediction sums the goodness of layers predict_from_layer.. (0-based).
   predict_from_layer: int = 0
 
+  # How a later layer of the layer-wise schedule reads its inputs: from a
+  # cache of the frozen layers' outputs for every image under every label
+  # ([S, C, B, N_prev], filled once per layer), or by running the frozen
+  # layers on each step's negatives ("recompute"). "auto" caches when the
+  # cache takes at most `frozen_cache_limit_mib` per device.
+  frozen_outputs: str = "auto"
+  frozen_cache_limit_mib: int = 8192
+
   # Numerics, devices and logging cadence.
   matmul_precision: str = "float32"
   data_parallel: bool = True  # Split the batch over all devices.
@@ -145,6 +154,7 @@ class Config:
     _check_choice("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
     _check_choice("negative_labels", self.negative_labels, NEGATIVE_LABELS)
     _check_choice("loss", self.loss, LOSSES)
+    _check_choice("frozen_outputs", self.frozen_outputs, FROZEN_OUTPUTS)
 
     if len(self.layer_sizes) < 2:
       raise ValueError(
@@ -169,6 +179,7 @@ class Config:
       _check_non_negative_int(name, getattr(self, name))
     _check_positive_int("eval_every", self.eval_every)
     _check_positive_int("num_groups", self.num_groups)
+    _check_positive_int("frozen_cache_limit_mib", self.frozen_cache_limit_mib)
 
     _check_non_negative_int("predict_from_layer", self.predict_from_layer)
     if self.predict_from_layer >= self.num_layers:

@@ -56,16 +56,30 @@ def pooled_energy(
   return jnp.mean(jnp.square(pooled), axis=-1)
 
 
-def equal_pools_energy(activations: jnp.ndarray, num_pools: int) -> jnp.ndarray:
-  """`pooled_energy` for `K` pools of equal size, `N mod K == 0`: [B] .
+def pool_means(activations: jnp.ndarray, num_pools: int) -> jnp.ndarray:
+  """Means of the `K` contiguous pools of `pooling_matrix`: [B, N] -> [B, K].
 
-  The same number computed as a reshape and a mean instead of a product
-  with the pooling matrix, which XLA fuses with the other reductions over
-  the layer and whose gradient is a broadcast rather than a second product.
+  The same numbers as `activations @ pooling_matrix(N, K)`, computed with
+  two reshapes and means (the `N mod K` pools one neuron larger first,
+  then the rest), which XLA fuses with the other reductions over the layer
+  and whose gradient is a broadcast rather than a second product.
   """
   *batch, num_neurons = activations.shape
-  pools = activations.reshape(*batch, num_pools, num_neurons // num_pools)
-  return jnp.mean(jnp.square(jnp.mean(pools, axis=-1)), axis=-1)
+  if not 1 <= num_pools <= num_neurons:
+    raise ValueError(
+        f"num_pools={num_pools} must lie in [1, num_neurons={num_neurons}]."
+    )
+  size, num_larger = divmod(num_neurons, num_pools)
+  split = num_larger * (size + 1)
+  parts = [
+      jnp.mean(part.reshape(*batch, count, part_size), axis=-1)
+      for part, count, part_size in (
+          (activations[..., :split], num_larger, size + 1),
+          (activations[..., split:], num_pools - num_larger, size),
+      )
+      if count
+  ]
+  return jnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
 def local_goodness(activations: jnp.ndarray) -> jnp.ndarray:
@@ -98,11 +112,9 @@ def goodness_scales(
 
   if num_neurons < 2 * num_groups:
     intermediate = local
-  elif num_neurons % num_groups == 0:
-    intermediate = equal_pools_energy(activations, num_groups)
   else:
-    pooling = jnp.asarray(pooling_matrix(num_neurons, num_groups))
-    intermediate = pooled_energy(activations, pooling)
+    pooled = pool_means(activations, num_groups)
+    intermediate = jnp.mean(jnp.square(pooled), axis=-1)
 
   if global_goodness == "example":
     global_ = jnp.square(jnp.mean(activations, axis=-1))

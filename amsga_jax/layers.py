@@ -157,6 +157,34 @@ def first_layer_activations(
   return jax.nn.relu(preactivations + params["b"][None, :])
 
 
+def frozen_outputs(
+    network: list[Params],
+    products: FirstLayerProducts,
+    labels: jnp.ndarray,
+    *,
+    num_classes: int,
+    epsilon: float,
+) -> jnp.ndarray:
+  """Normalised output of `network` for images carrying `labels`: [B, N].
+
+  Args:
+    network: the (frozen) layers, first layer first (at least one).
+    products: the first layer's `FirstLayerProducts` of the [B] images.
+    labels: [B] the label each image carries.
+    num_classes: `C`.
+    epsilon: the normalisation's `eps`.
+
+  Returns:
+    [B, N_last], the input of the layer after `network`.
+  """
+  activity = first_layer_activations(
+      network[0], products, labels, num_classes=num_classes
+  )
+  for params in network[1:]:
+    activity = hidden_layer(params, normalize_direction(activity, epsilon))
+  return normalize_direction(activity, epsilon)
+
+
 def layer_inputs_for_all_labels(
     network: list[Params],
     images: jnp.ndarray,
@@ -192,11 +220,8 @@ def layer_inputs_for_all_labels(
 
   def for_label(label):
     labels = jnp.full(images.shape[:1], label, jnp.int32)
-    activity = first_layer_activations(
-        network[0], products, labels, num_classes=num_classes
+    return frozen_outputs(
+        network, products, labels, num_classes=num_classes, epsilon=epsilon
     )
-    for params in network[1:]:
-      activity = hidden_layer(params, normalize_direction(activity, epsilon))
-    return normalize_direction(activity, epsilon)
 
   return jax.lax.map(for_label, jnp.arange(num_classes))

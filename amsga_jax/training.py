@@ -40,7 +40,9 @@ from collections.abc import Callable
 import dataclasses
 import time
 from typing import Any
+from typing import NamedTuple
 
+from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
@@ -297,6 +299,114 @@ def _rows(inputs: Any, batch: jnp.ndarray | None, layer_index: int):
   return inputs[:, batch]
 
 
+class FrozenNetworkInputs(NamedTuple):
+  """A later layer's inputs when the frozen layers run at every step.
+
+  The alternative to the [S, C, B, N_prev] cache of the frozen layers'
+  outputs under every label: `C` times less memory, for one forward pass of
+  the frozen hidden layers per step (the frozen first layer's product is
+  the same under every label, so it is kept).
+
+  Attributes:
+    network: the frozen layers `0..l-1`, leaves with a leading [S].
+    prepared: the images as `layers.prepare_first_layer_inputs` leaves
+      them, shared by the seeds.
+    first_shared: [S, B, N_1], the frozen first layer's label-independent
+      product.
+    positives: [S, B, N_prev], the positives' inputs, which never change.
+  """
+
+  network: tuple[layers.Params, ...]
+  prepared: layers.FirstLayerInputs
+  first_shared: jnp.ndarray
+  positives: jnp.ndarray
+
+
+# The seed axis of each field, for `vmap`.
+FROZEN_INPUT_AXES = FrozenNetworkInputs(
+    network=0, prepared=None, first_shared=0, positives=0
+)
+
+
+def frozen_cache_bytes(
+    config: config_lib.Config,
+    layer_index: int,
+    *,
+    num_examples: int,
+    num_classes: int,
+    num_devices: int = 1,
+) -> int:
+  """Bytes per device of layer `layer_index`'s [S, C, B, N_prev] cache."""
+  width = config.layer_sizes[layer_index]
+  total = config.num_seeds * num_classes * num_examples * width * 4
+  return total // num_devices
+
+
+def caches_frozen_outputs(
+    config: config_lib.Config,
+    layer_index: int,
+    *,
+    num_examples: int,
+    num_classes: int,
+    num_devices: int = 1,
+) -> bool:
+  """Whether layer `layer_index` reads a cache (True) or recomputes.
+
+  "cache" and "recompute" decide by themselves; "auto" caches when the
+  cache fits in `config.frozen_cache_limit_mib` per device. The first layer
+  and the simultaneous schedule have no frozen layers: always True.
+  """
+  if layer_index == 0 or config.frozen_outputs == "cache":
+    return True
+  if config.frozen_outputs == "recompute":
+    return False
+  size = frozen_cache_bytes(
+      config,
+      layer_index,
+      num_examples=num_examples,
+      num_classes=num_classes,
+      num_devices=num_devices,
+  )
+  return size <= config.frozen_cache_limit_mib * 2**20
+
+
+def frozen_network_inputs(
+    frozen: tuple[layers.Params, ...],
+    prepared: layers.FirstLayerInputs,
+    labels: jnp.ndarray,
+    *,
+    num_classes: int,
+    epsilon: float,
+) -> FrozenNetworkInputs:
+  """`FrozenNetworkInputs` of `S` seeds' frozen layers (leading [S]).
+
+  Args:
+    frozen: the trained layers before the one to train, leaves [S, ...].
+    prepared: the training images' `layers.FirstLayerInputs`.
+    labels: [B] true labels.
+    num_classes: `C`.
+    epsilon: the normalisation's `eps`.
+  """
+
+  def for_seed(network):
+    shared = layers.first_layer_products_of_prepared(network[0], prepared)
+    positives = layers.frozen_outputs(
+        list(network),
+        shared,
+        labels,
+        num_classes=num_classes,
+        epsilon=epsilon,
+    )
+    return FrozenNetworkInputs(
+        network=network,
+        prepared=prepared,
+        first_shared=shared.shared,
+        positives=positives,
+    )
+
+  return jax.vmap(for_seed, out_axes=FROZEN_INPUT_AXES)(frozen)
+
+
 def make_layerwise_chunk(
     config: config_lib.Config,
     layer_index: int,
@@ -305,6 +415,7 @@ def make_layerwise_chunk(
     num_classes: int,
     hot_value: float,
     chunk_length: int,
+    cache_frozen_outputs: bool = True,
 ) -> Callable[..., Any]:
   """A jitted function that trains layer `layer_index` for a chunk of epochs.
 
@@ -315,7 +426,8 @@ def make_layerwise_chunk(
   - `inputs`: for the first layer the images as
     `layers.prepare_first_layer_inputs` leaves them (shared by the seeds);
     for a later layer the [S, C, B, N_prev] normalised outputs of the
-    frozen layers under every label;
+    frozen layers under every label, or with `cache_frozen_outputs` False
+    the `FrozenNetworkInputs` the frozen layers are run from at each step;
   - `labels`: [B] true labels; `keys`: [S, 2] seed keys;
   - `first_epoch`: the phase's epoch the chunk starts at (traced);
   - `metrics`: name -> [S, chunk_length, 1].
@@ -323,6 +435,34 @@ def make_layerwise_chunk(
   num_steps = steps_per_epoch(config, num_examples)
   optimizer, schedule = _layer_optimizer(config, config.epochs * num_steps)
   del hot_value  # Already in the prepared first-layer inputs.
+  epsilon = config.norm_epsilon
+  recompute = layer_index > 0 and not cache_frozen_outputs
+
+  def frozen_rows(frozen, batch, chosen):
+    """[b, N_prev] inputs of the batch's images carrying `chosen` labels."""
+    products = layers.FirstLayerProducts(
+        shared=_rows(frozen.first_shared, batch, 0),
+        label_scale=_rows(frozen.prepared.label_scale, batch, 0),
+    )
+    return layers.frozen_outputs(
+        list(frozen.network),
+        products,
+        chosen,
+        num_classes=num_classes,
+        epsilon=epsilon,
+    )
+
+  def rows_under_every_label(inputs, batch):
+    """What `layer_goodness_under_every_label` scores the batch from."""
+    if not recompute:
+      return _rows(inputs, batch, layer_index)
+    rows = num_examples if batch is None else batch.shape[0]
+    return jax.lax.map(
+        lambda label: frozen_rows(
+            inputs, batch, jnp.full((rows,), label, jnp.int32)
+        ),
+        jnp.arange(num_classes),
+    )
 
   def activations(params, inputs, batch, positive_labels, negative_labels):
     """[b, N] activations of the batch's positives and negatives.
@@ -339,26 +479,31 @@ def make_layerwise_chunk(
           )
           for chosen in (positive_labels, negative_labels)
       )
+    if recompute:
+      return (
+          layers.hidden_layer(params, _rows(inputs.positives, batch, 0)),
+          layers.hidden_layer(
+              params, frozen_rows(inputs, batch, negative_labels)
+          ),
+      )
     table, positive_inputs = inputs
     rows = jnp.arange(num_examples) if batch is None else batch
-    if batch is not None:
-      positive_inputs = positive_inputs[batch]
     return (
-        layers.hidden_layer(params, positive_inputs),
+        layers.hidden_layer(params, _rows(positive_inputs, batch, 0)),
         layers.hidden_layer(params, table[negative_labels, rows]),
     )
 
   def phase_inputs(inputs, labels):
     """What every epoch of the chunk reuses, computed once per chunk: for
     a later layer, the table and the rows of it the positives read."""
-    if layer_index == 0:
+    if layer_index == 0 or recompute:
       return inputs
     return inputs, inputs[labels, jnp.arange(num_examples)]
 
   def train_one_seed(params, opt_state, inputs, labels, seed_key, first_epoch):
     layer_key = jax.random.fold_in(_training_key(seed_key), layer_index)
     prepared = phase_inputs(inputs, labels)
-    table = prepared if layer_index == 0 else prepared[0]
+    table = prepared if layer_index == 0 or recompute else prepared[0]
 
     def epoch_body(carry, epoch):
       negative_key, order_key, selection_key = _epoch_keys(layer_key, epoch)
@@ -383,7 +528,7 @@ def make_layerwise_chunk(
               jax.random.fold_in(negative_key, step),
               layer_goodness_under_every_label(
                   params,
-                  _rows(table, batch, layer_index),
+                  rows_under_every_label(table, batch),
                   layer_index=layer_index,
                   config=config,
                   num_classes=num_classes,
@@ -422,7 +567,10 @@ def make_layerwise_chunk(
     metrics = jax.tree.map(lambda m: m[:, None], metrics)
     return params, opt_state, metrics
 
-  inputs_axis = None if layer_index == 0 else 0
+  if layer_index == 0:
+    inputs_axis = None
+  else:
+    inputs_axis = FROZEN_INPUT_AXES if recompute else 0
   batched = jax.vmap(train_one_seed, in_axes=(0, 0, inputs_axis, None, 0, None))
   return jax.jit(batched)
 
@@ -652,15 +800,31 @@ class Trainer:
     Layer-wise phase 0: the training images as
     `layers.prepare_first_layer_inputs` leaves them. Layer-wise phase
     `l > 0`: [S, C, B, N_prev], the normalised output of layers `0..l-1`
-    for every image under every label. The simultaneous phase: the images.
+    for every image under every label, or the `FrozenNetworkInputs` to
+    recompute them from when that table is not cached
+    (`caches_frozen_outputs`). The simultaneous phase: the images.
     """
     if self.config.schedule != "layerwise":
       return self.train_images
+    prepared = prepare_first_layer_inputs(
+        self.train_images, self.config, self.num_classes, self.hot_value
+    )
     if phase == 0:
-      return prepare_first_layer_inputs(
-          self.train_images, self.config, self.num_classes, self.hot_value
-      )
+      return prepared
     frozen = state.params[:phase]
+    if not self.caches_frozen_outputs(phase):
+      build = jax.jit(
+          lambda frozen, prepared, labels: frozen_network_inputs(
+              frozen,
+              prepared,
+              labels,
+              num_classes=self.num_classes,
+              epsilon=self.config.norm_epsilon,
+          )
+      )
+      with jax.default_matmul_precision(self.config.matmul_precision):
+        return build(frozen, prepared, self.train_labels)
+    del prepared
     out_shardings = (
         None if self.mesh is None else sharding.batch_sharding(self.mesh, 4, 2)
     )
@@ -680,6 +844,39 @@ class Trainer:
     with jax.default_matmul_precision(self.config.matmul_precision):
       return build(frozen, self.train_images)
 
+  def caches_frozen_outputs(self, phase: int) -> bool:
+    """Whether layer-wise phase `phase` reads a frozen-output cache."""
+    return caches_frozen_outputs(
+        self.config,
+        phase,
+        num_examples=self.num_examples,
+        num_classes=self.num_classes,
+        num_devices=1 if self.mesh is None else self.mesh.size,
+    )
+
+  def _log_frozen_outputs(self, phase: int) -> None:
+    size = frozen_cache_bytes(
+        self.config,
+        phase,
+        num_examples=self.num_examples,
+        num_classes=self.num_classes,
+        num_devices=1 if self.mesh is None else self.mesh.size,
+    )
+    how = (
+        "from a cache"
+        if self.caches_frozen_outputs(phase)
+        else "recomputed at every step instead of from a cache"
+    )
+    logging.info(
+        "Layer %d: the frozen layers' outputs are %s of %.0f MiB per device"
+        " (--frozen_outputs=%s, limit %d MiB).",
+        phase + 1,
+        how,
+        size / 2**20,
+        self.config.frozen_outputs,
+        self.config.frozen_cache_limit_mib,
+    )
+
   def _chunk_function(self, phase: int, chunk_length: int):
     key = (phase, chunk_length)
     if key not in self._compiled:
@@ -690,7 +887,12 @@ class Trainer:
           chunk_length=chunk_length,
       )
       if self.config.schedule == "layerwise":
-        self._compiled[key] = make_layerwise_chunk(self.config, phase, **common)
+        self._compiled[key] = make_layerwise_chunk(
+            self.config,
+            phase,
+            cache_frozen_outputs=self.caches_frozen_outputs(phase),
+            **common,
+        )
       else:
         self._compiled[key] = make_simultaneous_chunk(self.config, **common)
     return self._compiled[key]
@@ -746,6 +948,8 @@ class Trainer:
       while position.phase < self.num_phases:
         phase = position.phase
         inputs = self.phase_inputs(state, phase)
+        if config.schedule == "layerwise" and phase > 0:
+          self._log_frozen_outputs(phase)
 
         while True:
           first_epoch = position.epoch

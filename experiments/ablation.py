@@ -215,7 +215,7 @@ def run_ablation(
     if os.path.exists(results_path):
       with open(results_path) as f:
         finished = json.load(f)
-      if finished["config"] == variant.to_dict():
+      if not run.config_differences(finished["config"], variant):
         logging.info("%s: finished earlier, reusing its results.", name)
         results[name] = finished
         continue

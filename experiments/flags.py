@@ -45,6 +45,15 @@ HELP = {
     "global_goodness": "example (per example) or batch (the literal reading).",
     "matmul_precision": "float32, tensorfloat32 or bfloat16.",
     "train_size": "Use only this many training images (0: all).",
+    "frozen_outputs": (
+        "auto, cache or recompute: how a later layer reads the frozen"
+        " layers' outputs (a table of every image under every label, or the"
+        " frozen layers run on each step's negatives)."
+    ),
+    "frozen_cache_limit_mib": (
+        "Largest frozen-output cache, MiB per device, that"
+        " --frozen_outputs=auto keeps."
+    ),
 }
 
 

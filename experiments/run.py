@@ -38,11 +38,29 @@ from experiments import checkpoints as checkpoints_lib
 from experiments import plot
 
 # Fields that may change between a run and its resumption.
-RESUMABLE_CHANGES = frozenset({"checkpoint_every"})
+RESUMABLE_CHANGES = frozenset(
+    {"checkpoint_every", "frozen_outputs", "frozen_cache_limit_mib"}
+)
 
 
 class RunInterrupted(Exception):
   """Raised when a run stopped on request after saving a checkpoint."""
+
+
+def config_differences(stored: dict[str, Any], config: Config) -> list[str]:
+  """The fields, other than `RESUMABLE_CHANGES`, where two configs differ.
+
+  `stored` is a `Config.to_dict()` read back from a run's files; a field
+  added to `Config` after that run was written counts as its default.
+  """
+  defaults = Config().to_dict()
+  stored = {**defaults, **stored}
+  wanted = config.to_dict()
+  return sorted(
+      name
+      for name in set(stored) | set(wanted)
+      if name not in RESUMABLE_CHANGES and stored.get(name) != wanted.get(name)
+  )
 
 
 def check_workdir(workdir: str, config: Config) -> None:
@@ -57,12 +75,7 @@ def check_workdir(workdir: str, config: Config) -> None:
   if os.path.exists(path):
     with open(path) as f:
       stored = json.load(f)
-    differences = sorted(
-        name
-        for name in set(stored) | set(wanted)
-        if name not in RESUMABLE_CHANGES
-        and stored.get(name) != wanted.get(name)
-    )
+    differences = config_differences(stored, config)
     if differences:
       details = ", ".join(
           f"{name}: {stored.get(name)!r} there, {wanted.get(name)!r} now"

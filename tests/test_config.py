@@ -162,6 +162,17 @@ def test_defaults_are_the_method_defaults_and_valid():
             "threshold_depth_increase=-1.0",
             id="depth_increase_-1",
         ),
+        # Speed settings.
+        pytest.param(
+            dict(frozen_outputs="sometimes"),
+            "frozen_outputs='sometimes'",
+            id="frozen_outputs_unknown",
+        ),
+        pytest.param(
+            dict(frozen_cache_limit_mib=0),
+            "frozen_cache_limit_mib=0",
+            id="frozen_cache_limit_0",
+        ),
     ],
 )
 def test_validate_names_the_bad_value(changes, named):

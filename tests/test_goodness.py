@@ -85,31 +85,44 @@ def test_pooled_energy_uneven_pools_by_hand():
   chex.assert_trees_all_close(energy, jnp.array([12.125, 1.0]))
 
 
-def test_equal_pools_energy_matches_pooling_matrix_and_its_gradient():
-  activations = jax.nn.relu(jax.random.normal(jax.random.PRNGKey(5), (7, 24)))
-  pooling = jnp.asarray(goodness.pooling_matrix(24, 4))
+@pytest.mark.parametrize(
+    "num_neurons, num_pools",
+    [
+        pytest.param(24, 4, id="equal_pools"),
+        pytest.param(500, 8, id="uneven_pools"),
+        pytest.param(7, 7, id="one_neuron_each"),
+        pytest.param(7, 1, id="one_pool"),
+    ],
+)
+def test_pool_means_match_the_pooling_matrix_and_its_gradient(
+    num_neurons, num_pools
+):
+  activations = jax.nn.relu(
+      jax.random.normal(jax.random.PRNGKey(5), (7, num_neurons))
+  )
+  pooling = jnp.asarray(goodness.pooling_matrix(num_neurons, num_pools))
+  weights = jax.random.normal(jax.random.PRNGKey(6), (7, num_pools))
 
-  by_reshape = goodness.equal_pools_energy(activations, 4)
-  by_matrix = goodness.pooled_energy(activations, pooling)
+  by_reshape = goodness.pool_means(activations, num_pools)
   gradient_by_reshape = jax.grad(
-      lambda h: jnp.sum(goodness.equal_pools_energy(h, 4) ** 2)
+      lambda h: jnp.sum(weights * goodness.pool_means(h, num_pools) ** 2)
   )(activations)
   gradient_by_matrix = jax.grad(
-      lambda h: jnp.sum(goodness.pooled_energy(h, pooling) ** 2)
+      lambda h: jnp.sum(weights * (h @ pooling) ** 2)
   )(activations)
 
-  chex.assert_shape(by_reshape, (7,))
-  chex.assert_trees_all_close(by_reshape, by_matrix, rtol=1e-6)
+  chex.assert_shape(by_reshape, (7, num_pools))
+  chex.assert_trees_all_close(by_reshape, activations @ pooling, rtol=1e-5)
   chex.assert_trees_all_close(
-      gradient_by_reshape, gradient_by_matrix, rtol=1e-5, atol=1e-7
+      gradient_by_reshape, gradient_by_matrix, rtol=1e-4, atol=1e-7
   )
-  assert float(jnp.min(by_reshape)) > 0
+  assert float(jnp.max(by_reshape)) > 0.1
 
 
 @pytest.mark.parametrize("num_neurons", [24, 25])
 def test_goodness_scales_intermediate_is_the_pooled_energy(num_neurons):
-  # 24 neurons split into 4 equal pools (the reshape path), 25 into
-  # uneven ones (the pooling-matrix path): both are eq. 3.
+  # 24 neurons split into 4 equal pools, 25 into uneven ones: both are
+  # eq. 3, the energy after the pooling matrix.
   activations = jax.nn.relu(
       jax.random.normal(jax.random.PRNGKey(6), (3, num_neurons))
   )

@@ -195,6 +195,22 @@ def test_workdir_with_another_configuration_is_refused(tmp_path, digits):
     )
 
 
+def test_workdir_accepts_fields_added_later_and_speed_settings(tmp_path):
+  # A config.json written before `frozen_outputs` existed, then resumed
+  # with the default and with another speed setting: the same run.
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  older = _tiny_config().to_dict()
+  del older["frozen_outputs"]
+  (workdir / "config.json").write_text(json.dumps(older))
+
+  run.check_workdir(str(workdir), _tiny_config())
+  run.check_workdir(str(workdir), _tiny_config(frozen_outputs="recompute"))
+
+  with pytest.raises(ValueError, match="epochs"):
+    run.check_workdir(str(workdir), _tiny_config(epochs=9))
+
+
 def test_non_finite_loss_stops_with_the_layer_named(tmp_path, digits):
   with pytest.raises(FloatingPointError, match="phase 1"):
     run.run_experiment(

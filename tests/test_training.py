@@ -427,6 +427,53 @@ def test_vmapped_seeds_equal_separate_runs(simultaneous_run):
   assert not np.allclose(together[0]["w"][0], together[0]["w"][1])
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({}, id="mini_batches"),
+        pytest.param(dict(batch_size=0), id="full_batch"),
+        pytest.param(dict(negative_labels="hardest"), id="hard_negatives"),
+    ],
+)
+def test_recomputed_frozen_outputs_train_like_the_cache(changes):
+  # Three layers, so the last phase runs two frozen layers at every step.
+  config = TINY.replace(layer_sizes=(20, 16, 12, 12), **changes)
+  cached = _train(config.replace(frozen_outputs="cache"))
+  recomputed = _train(config.replace(frozen_outputs="recompute"))
+
+  assert isinstance(
+      recomputed.trainer.phase_inputs(recomputed.state, 2),
+      training.FrozenNetworkInputs,
+  )
+  chex.assert_trees_all_close(
+      recomputed.state.params, cached.state.params, rtol=1e-4, atol=1e-5
+  )
+  assert not np.allclose(
+      cached.state.params[2]["w"],
+      training.init_state(config, training.seed_keys(config), 200).params[2][
+          "w"
+      ],
+  )
+
+
+def test_auto_frozen_outputs_cache_only_what_fits():
+  config = Config(layer_sizes=(784, 600, 600), num_seeds=3)
+  options = dict(num_examples=50_000, num_classes=10)
+  # 3 seeds x 10 labels x 50 000 images x 600 floats = 3.35 GiB.
+  size = training.frozen_cache_bytes(config, 1, **options)
+
+  assert size == 3 * 10 * 50_000 * 600 * 4
+  assert training.caches_frozen_outputs(config, 1, **options)
+  small = config.replace(frozen_cache_limit_mib=size // 2**20 - 1)
+  assert not training.caches_frozen_outputs(small, 1, **options)
+  assert training.caches_frozen_outputs(small, 1, num_devices=2, **options)
+  assert training.caches_frozen_outputs(small, 0, **options)
+  forced = small.replace(frozen_outputs="cache")
+  assert training.caches_frozen_outputs(forced, 1, **options)
+  never = config.replace(frozen_outputs="recompute")
+  assert not training.caches_frozen_outputs(never, 1, **options)
+
+
 def test_layerwise_inputs_of_each_seed_come_from_its_own_layers(
     layerwise_run,
 ):
