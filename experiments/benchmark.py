@@ -390,27 +390,48 @@ def layer_inputs(
     config: Config,
     layer_index: int,
     images: jnp.ndarray,
+    labels: jnp.ndarray,
     num_classes: int,
     hot_value: float,
+    *,
+    cached: bool = True,
 ) -> Any:
-  """What the layer's chunk reads: the images, or a frozen-layer table.
+  """What the layer's chunk reads: the images, or the frozen layers' outputs.
 
   Args:
     config: the configuration (its widths and number of seeds).
     layer_index: the 0-based layer.
     images: [B, D] images.
+    labels: [B] labels.
     num_classes: `C`.
     hot_value: the label embedding's hot value.
+    cached: for a later layer, a cache of the frozen layers' outputs
+      (True) or the `training.FrozenNetworkInputs` to recompute them from.
 
   Returns:
     For the first layer the images as `layers.prepare_first_layer_inputs`
     leaves them; for a later one a random [S, C, B, N_prev] table of
-    normalised rows.
+    normalised rows, or `FrozenNetworkInputs` of freshly initialised frozen
+    layers. An epoch's cost does not depend on the values.
   """
+  prepared = training.prepare_first_layer_inputs(
+      images, config, num_classes, hot_value
+  )
   if layer_index == 0:
-    return training.prepare_first_layer_inputs(
-        images, config, num_classes, hot_value
+    return prepared
+  if not cached:
+    keys = training.seed_keys(config)
+    frozen = training.init_state(config, keys, images.shape[0]).params
+    build = jax.jit(
+        lambda frozen, prepared, labels: training.frozen_network_inputs(
+            frozen,
+            prepared,
+            labels,
+            num_classes=num_classes,
+            epsilon=config.norm_epsilon,
+        )
     )
+    return build(frozen[:layer_index], prepared, labels)
   shape = (
       config.num_seeds,
       num_classes,
@@ -422,6 +443,32 @@ def layer_inputs(
 
 def _tree_bytes(tree: Any) -> int:
   return sum(leaf.nbytes for leaf in jax.tree.leaves(tree))
+
+
+def _shard_inputs(
+    inputs: Any, layer_index: int, mesh: jax.sharding.Mesh | None
+) -> Any:
+  """Splits a layer's inputs along their batch axis over the mesh."""
+  if mesh is None:
+    return inputs
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  if layer_index == 0:
+    shardings = jax.tree.map(
+        lambda leaf: sharding.batch_sharding(mesh, leaf.ndim, 0), inputs
+    )
+  elif isinstance(inputs, training.FrozenNetworkInputs):
+    shardings = training.FrozenNetworkInputs(
+        network=jax.tree.map(lambda _: replicated, inputs.network),
+        prepared=jax.tree.map(
+            lambda leaf: sharding.batch_sharding(mesh, leaf.ndim, 0),
+            inputs.prepared,
+        ),
+        first_shared=sharding.batch_sharding(mesh, 3, 1),
+        positives=sharding.batch_sharding(mesh, 3, 1),
+    )
+  else:
+    shardings = sharding.batch_sharding(mesh, 4, 2)
+  return jax.device_put(inputs, shardings)
 
 
 def _chunk_start(call: int, chunk_epochs: int, epochs: int) -> int:
@@ -443,6 +490,7 @@ class _PreparedChunk:
   memory: Any
   params: Any
   opt_state: Any
+  inputs: Any
   call_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
@@ -541,42 +589,73 @@ class LayerTimer:
     keys = training.seed_keys(first)
     images = sharding.shard_along_batch(self.data.images[:num_examples], mesh)
     labels = sharding.shard_along_batch(self.data.labels[:num_examples], mesh)
-    inputs = layer_inputs(
-        first, layer_index, images, self.data.num_classes, self.data.hot_value
-    )
-    if layer_index > 0 and mesh is not None:
-      inputs = jax.device_put(inputs, sharding.batch_sharding(mesh, 4, 2))
+    # The layer's inputs: for a later layer a cache of the frozen layers'
+    # outputs, or what to recompute them from, as each configuration says.
+    inputs_by_choice = {}
+    for config in configs:
+      cached = training.caches_frozen_outputs(
+          config,
+          layer_index,
+          num_examples=num_examples,
+          num_classes=self.data.num_classes,
+          num_devices=num_devices,
+      )
+      if cached not in inputs_by_choice:
+        inputs_by_choice[cached] = _shard_inputs(
+            layer_inputs(
+                first,
+                layer_index,
+                images,
+                labels,
+                self.data.num_classes,
+                self.data.hot_value,
+                cached=cached,
+            ),
+            layer_index,
+            mesh,
+        )
 
-    # What an epoch must hold per device, counted before the chunks donate
-    # the state: a share of the batch, and all of the parameters.
     chunks = [
         self._prepare(
-            config, layer_index, num_examples, inputs, labels, keys, mesh
+            config,
+            layer_index,
+            num_examples,
+            inputs_by_choice,
+            labels,
+            keys,
+            mesh,
         )
         for config in configs
     ]
+
+    # What an epoch must hold per device: a share of the batch, and all of
+    # the parameters.
     width = first.layer_sizes[layer_index + 1]
     activations = (
         2 * first.num_seeds * rows_per_step(first, num_examples) * width
     ) * FLOAT32_BYTES
-    required = {
-        "inputs": (_tree_bytes(inputs) + labels.nbytes) // num_devices,
-        "params": _tree_bytes(chunks[0].params),
-        "opt_state": _tree_bytes(chunks[0].opt_state),
-        "activations": activations // num_devices,
-    }
+    required = [
+        {
+            "inputs": (_tree_bytes(chunk.inputs) + labels.nbytes)
+            // num_devices,
+            "params": _tree_bytes(chunk.params),
+            "opt_state": _tree_bytes(chunk.opt_state),
+            "activations": activations // num_devices,
+        }
+        for chunk in chunks
+    ]
 
     # Time the calls, one configuration after the other in each round; the
     # first round warms up and is discarded.
     for call in range(self.repeats + 1):
       for chunk in chunks:
-        self._time_call(chunk, call, inputs, labels, keys)
+        self._time_call(chunk, call, labels, keys)
 
     return [
         self._measurement(
-            chunk, layer_index, num_examples, required, num_devices
+            chunk, layer_index, num_examples, chunk_required, num_devices
         )
-        for chunk in chunks
+        for chunk, chunk_required in zip(chunks, required, strict=True)
     ]
 
   def _prepare(
@@ -584,12 +663,23 @@ class LayerTimer:
       config: Config,
       layer_index: int,
       num_examples: int,
-      inputs: jnp.ndarray,
+      inputs_by_choice: dict[bool, Any],
       labels: jnp.ndarray,
       keys: jax.Array,
       mesh: jax.sharding.Mesh | None,
   ) -> _PreparedChunk:
-    """Initialises the layer's state and compiles its chunk ahead of time."""
+    """Initialises the layer's state and compiles its chunk ahead of time.
+
+    `inputs_by_choice` maps "frozen outputs cached" to the layer's inputs.
+    """
+    cached = training.caches_frozen_outputs(
+        config,
+        layer_index,
+        num_examples=num_examples,
+        num_classes=self.data.num_classes,
+        num_devices=1 if mesh is None else mesh.size,
+    )
+    inputs = inputs_by_choice[cached]
     state = training.init_state(config, keys, num_examples)
     params = sharding.replicate(state.params[layer_index], mesh)
     opt_state = sharding.replicate(state.opt_states[layer_index], mesh)
@@ -602,6 +692,7 @@ class LayerTimer:
         num_classes=self.data.num_classes,
         hot_value=self.data.hot_value,
         chunk_length=self.chunk_epochs,
+        cache_frozen_outputs=cached,
     )
     start = time.perf_counter()
     compiled = chunk.lower(
@@ -615,13 +706,13 @@ class LayerTimer:
         memory=compiled.memory_analysis(),
         params=params,
         opt_state=opt_state,
+        inputs=inputs,
     )
 
   def _time_call(
       self,
       chunk: _PreparedChunk,
       call: int,
-      inputs: jnp.ndarray,
       labels: jnp.ndarray,
       keys: jax.Array,
   ) -> None:
@@ -631,7 +722,7 @@ class LayerTimer:
     )
     start = time.perf_counter()
     chunk.params, chunk.opt_state, metrics = chunk.compiled(
-        chunk.params, chunk.opt_state, inputs, labels, keys, first_epoch
+        chunk.params, chunk.opt_state, chunk.inputs, labels, keys, first_epoch
     )
     jax.block_until_ready((chunk.params, chunk.opt_state, metrics))
     chunk.call_seconds.append((time.perf_counter() - start) / self.chunk_epochs)
@@ -794,6 +885,28 @@ def _overhead_record(
       "extra_percent_of_baseline_epoch": (
           100 * extra / baseline.seconds_per_epoch
       ),
+  }
+
+
+def _frozen_outputs_record(
+    cached: LayerMeasurement,
+    recomputed: LayerMeasurement,
+    *,
+    auto_caches: bool,
+) -> dict[str, Any]:
+  """A later layer's epoch with its frozen inputs cached or recomputed."""
+  return {
+      "layer": cached.layer_index,
+      "cache_seconds_per_epoch": cached.seconds_per_epoch,
+      "recompute_seconds_per_epoch": recomputed.seconds_per_epoch,
+      "cache_peak_bytes": cached.peak_bytes,
+      "recompute_peak_bytes": recomputed.peak_bytes,
+      "faster": (
+          "cache"
+          if cached.seconds_per_epoch <= recomputed.seconds_per_epoch
+          else "recompute"
+      ),
+      "auto_uses": "cache" if auto_caches else "recompute",
   }
 
 
@@ -989,6 +1102,31 @@ def run_benchmark(
       amsga_overhead.append(
           _overhead_record(layer_index, amsga_layer, baseline_layer)
       )
+    # Later layers: the frozen layers' outputs read from a cache, or
+    # recomputed at every step; and which of the two "auto" picks here.
+    frozen_outputs = []
+    for layer_index in range(1, config.num_layers):
+      cached, recomputed = timer.measure_together(
+          [
+              config.replace(frozen_outputs="cache"),
+              config.replace(frozen_outputs="recompute"),
+          ],
+          layer_index,
+          num_examples,
+      )
+      frozen_outputs.append(
+          _frozen_outputs_record(
+              cached,
+              recomputed,
+              auto_caches=training.caches_frozen_outputs(
+                  config.replace(frozen_outputs="auto"),
+                  layer_index,
+                  num_examples=num_examples,
+                  num_classes=training_data.num_classes,
+                  num_devices=cached.num_devices,
+              ),
+          )
+      )
     layer_records = [
         _layer_record(
             measurement,
@@ -1041,6 +1179,7 @@ def run_benchmark(
       "estimated_training_seconds": total_seconds * config.epochs,
       **scaling,
       "amsga_overhead": amsga_overhead,
+      "frozen_outputs": frozen_outputs,
   }
 
 
@@ -1192,6 +1331,34 @@ def format_report(results: dict[str, Any]) -> str:
           ],
       )
   )
+
+  if results["frozen_outputs"]:
+    sections.append("### Frozen layers' outputs: cached or recomputed")
+    sections.append(
+        _markdown_table(
+            [
+                "layer",
+                "cache s/epoch",
+                "recompute s/epoch",
+                "faster",
+                "cache peak memory",
+                "recompute peak memory",
+                "--frozen_outputs=auto uses",
+            ],
+            [
+                [
+                    record["layer"],
+                    f"{record['cache_seconds_per_epoch']:.4g}",
+                    f"{record['recompute_seconds_per_epoch']:.4g}",
+                    record["faster"],
+                    _mebibytes(record["cache_peak_bytes"]),
+                    _mebibytes(record["recompute_peak_bytes"]),
+                    record["auto_uses"],
+                ]
+                for record in results["frozen_outputs"]
+            ],
+        )
+    )
 
   sweeps = [
       ("batch_scaling", "num_examples", "examples (full batch)", "first row"),

@@ -36,6 +36,7 @@ TOP_LEVEL_KEYS = (
     "width_scaling",
     "seed_scaling",
     "amsga_overhead",
+    "frozen_outputs",
 )
 ENVIRONMENT_KEYS = ("jax_version", "backend", "device_kind", "cpu_count")
 
@@ -104,6 +105,18 @@ def test_times_rates_and_memory_are_positive(tiny_run):
     assert record["baseline_seconds_per_epoch"] > 0
 
 
+def test_frozen_outputs_are_timed_cached_and_recomputed(tiny_run):
+  _, written, _ = tiny_run
+  # One later layer in 64-32-32; its tiny cache fits, so "auto" caches.
+  (record,) = written["frozen_outputs"]
+  assert record["layer"] == 1
+  assert record["cache_seconds_per_epoch"] > 0
+  assert record["recompute_seconds_per_epoch"] > 0
+  assert record["cache_peak_bytes"] > record["recompute_peak_bytes"] > 0
+  assert record["faster"] in ("cache", "recompute")
+  assert record["auto_uses"] == "cache"
+
+
 def test_flops_are_the_plain_count(tiny_run):
   _, written, _ = tiny_run
   for index, record in enumerate(written["layers"]):
@@ -132,6 +145,7 @@ def test_report_is_markdown_with_every_section(tiny_run):
       "### Matmul rate",
       "### Epoch per layer",
       "### AMSGA against the baseline",
+      "### Frozen layers' outputs: cached or recomputed",
       "### Scaling with examples (full batch)",
       "### Scaling with hidden width",
       "### Scaling with seeds",
@@ -212,7 +226,10 @@ def test_sweeps_measure_the_settings_asked_for(monkeypatch):
   assert results["layers"][0]["fraction_of_matmul_peak"] == pytest.approx(0.01)
   # Per layer: the main (AMSGA) configuration, its baseline, two batch
   # sizes, two widths and three seeds; one seed is the main configuration.
-  assert len(calls) == len(set(calls)) == 2 * 7
+  # The later layer also with its frozen inputs cached and recomputed.
+  assert len(calls) == len(set(calls)) == 2 * 7 + 2
+  (frozen,) = results["frozen_outputs"]
+  assert frozen["layer"] == 1 and frozen["auto_uses"] == "cache"
 
 
 def test_skip_scaling_leaves_the_sweeps_empty(monkeypatch):
