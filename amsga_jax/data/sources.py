@@ -318,11 +318,14 @@ def search_dataset_files(
     paths, outcome = _find_in_folder(folder)
     places.append(f"{reason} {folder}: {outcome}")
     if paths is not None:
-      for choice in passed_over_choices:
-        logging.warning("No %s data in %s; using %s", name, choice, folder)
+      # A data folder that holds the set in its own subfolder is the usual
+      # layout, not a fallback worth a warning.
+      for passed_folder, choice in passed_over_choices:
+        if passed_folder != folder.parent:
+          logging.warning("No %s data in %s; using %s", name, choice, folder)
       return FileSearch(paths, f"{folder} ({reason})", tuple(places), cache_dir)
     if reason in (_DATA_DIR_REASON, ENV_VAR):
-      passed_over_choices.append(f"{folder} ({reason}: {outcome})")
+      passed_over_choices.append((folder, f"{folder} ({reason}: {outcome})"))
 
   return FileSearch(None, "", tuple(places), cache_dir)
 
