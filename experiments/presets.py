@@ -1,4 +1,5 @@
-"""Named configurations: the paper's four table rows and a quick default.
+"""Named configurations: the paper's four table rows, a quick default, and
+the best Forward-Forward configurations this library has found.
 
 Each preset says what it reproduces, the command that runs it, and how long
 it takes. Flags given on the command line override a preset's values.
@@ -106,12 +107,66 @@ def amsga_fmnist() -> Config:
   )
 
 
+_BEYOND_THE_PAPER = dict(
+    schedule="simultaneous",
+    batch_size=100,
+    learning_rate=0.03,
+    threshold=2.0,
+    multiscale=False,
+    curriculum=False,
+    adaptive_threshold=False,
+    warmup_cosine=True,
+    loss="symmetric",
+    negative_labels="hardest",
+    eval_every=1,
+    checkpoint_every=1,
+)
+
+
+def best_mnist() -> Config:
+  """The most accurate strictly local MNIST run found here (not a paper row).
+
+  `python -m experiments.train --preset=best_mnist --seeds=3`. 784-500-500
+  trained all at once (every layer updated at every step on the detached
+  output of the one below) on shuffled mini-batches of 100 for 20 epochs:
+  each image's negative carries the wrong label the network currently
+  scores highest, each layer's loss compares the pair directly (symmetric
+  loss), and Adam's rate warms up to 0.03 and decays by a cosine. No
+  gradient crosses a layer. The choices were made on validation accuracy
+  with the short runs listed in RESULTS.md section 7, which also holds the
+  measured accuracy and time: 98.13 ± 0.04% test over three seeds. Time on
+  the 2-core development CPU: 983 s for three seeds while another run
+  shared the machine (39 s per epoch); about 12 s per epoch for three
+  seeds alone there, so about five minutes. On a GPU: not measured; an
+  epoch is about 0.5 TFLOP per seed in 500 sequential steps.
+  """
+  return Config(
+      dataset="mnist",
+      layer_sizes=(784, 500, 500),
+      epochs=20,
+      **_BEYOND_THE_PAPER,
+  )
+
+
+def best_fmnist() -> Config:
+  """`best_mnist`'s recipe on Fashion-MNIST (not a paper row).
+
+  `python -m experiments.train --preset=best_fmnist --seeds=3`. The same
+  switches, architecture and budget as `best_mnist`, chosen on MNIST's
+  validation set and not tuned further. Time on the 2-core development
+  CPU, alone: about 12 s per epoch for three seeds, five minutes in all.
+  """
+  return best_mnist().replace(dataset="fashion_mnist")
+
+
 PRESETS: dict[str, Callable[[], Config]] = {
     "quick": quick,
     "baseline_mnist": baseline_mnist,
     "amsga_mnist": amsga_mnist,
     "baseline_fmnist": baseline_fmnist,
     "amsga_fmnist": amsga_fmnist,
+    "best_mnist": best_mnist,
+    "best_fmnist": best_fmnist,
 }
 
 

@@ -321,3 +321,33 @@ def test_beyond_study_undoes_one_switch_at_a_time():
       }
     else:
       assert len(changed) == 1, (name, changed)
+
+
+# The best_* presets.
+
+
+def test_best_preset_recipe_learns_digits():
+  from experiments import presets
+
+  config = presets.best_mnist().replace(
+      dataset="digits",
+      layer_sizes=(64, 100, 100),
+      epochs=10,
+      eval_every=10,
+      checkpoint_every=0,
+  )
+  trainer = Trainer(config, helpers.digits_dataset())
+
+  state, _ = trainer.run(trainer.initial_state(), Position())
+
+  assert trainer.accuracy(state, "test")[0, -1] >= 0.85
+
+
+def test_best_fmnist_is_best_mnist_on_fashion_mnist():
+  from experiments import presets
+
+  mnist, fmnist = presets.best_mnist(), presets.best_fmnist()
+
+  assert mnist.replace(dataset="fashion_mnist") == fmnist
+  assert mnist.schedule == "simultaneous"
+  assert mnist.negative_labels != "random" and mnist.loss == "symmetric"
