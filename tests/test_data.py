@@ -422,6 +422,26 @@ def test_load_raw_no_data_message_says_tfds_and_download(tmp_path, monkeypatch):
   assert "dataset-fashion-mnist" not in message
 
 
+def test_a_fallback_is_warned_of_but_the_usual_layout_is_not(tmp_path, caplog):
+  write_fake_dataset(tmp_path / "data" / "mnist")
+  (tmp_path / "empty").mkdir()
+  environ = {"AMSGA_DATA_DIR": str(tmp_path / "data")}
+
+  with caplog.at_level(logging.WARNING):
+    find_dataset_files("mnist", tmp_path / "data", environ={}, system_dirs=[])
+  usual_layout_warnings = caplog.text
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    find_dataset_files(
+        "mnist", tmp_path / "empty", environ=environ, system_dirs=[]
+    )
+
+  assert "No mnist data" not in usual_layout_warnings
+  assert f"No mnist data in {tmp_path}/empty (data_dir argument" in (
+      caplog.text
+  )
+
+
 def test_the_source_used_is_logged(tmp_path, caplog):
   write_fake_dataset(tmp_path / "mnist")
 
