@@ -21,6 +21,7 @@ MATMUL_PRECISIONS = ("float32", "tensorfloat32", "bfloat16")
 NEGATIVE_LABELS = ("random", "hardest", "sampled")
 LOSSES = ("threshold", "symmetric")
 FROZEN_OUTPUTS = ("auto", "cache", "recompute")
+READOUTS = ("goodness", "softmax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,17 @@ class Config:
   symmetric_alpha: float = 4.0
   # Prediction sums the goodness of layers predict_from_layer.. (0-based).
   predict_from_layer: int = 0
+  # "goodness": predict the label with the largest goodness. "softmax":
+  # each layer also trains a linear softmax classifier on its normalised
+  # activity under a neutral label (no gradient reaches the layer), and
+  # prediction sums their log-probabilities over the same layers.
+  readout: str = "goodness"
+  # Input jitter of the training images (`augmentation`): shifts of up to
+  # `shift_pixels` along each axis, and left-right mirror images. Both use
+  # the images' 2-D layout, so a run with either is not
+  # permutation-invariant. Simultaneous schedule only.
+  shift_pixels: int = 0
+  mirror: bool = False
 
   # How a later layer of the layer-wise schedule reads its inputs: from a
   # cache of the frozen layers' outputs for every image under every label
@@ -155,6 +167,7 @@ class Config:
     _check_choice("negative_labels", self.negative_labels, NEGATIVE_LABELS)
     _check_choice("loss", self.loss, LOSSES)
     _check_choice("frozen_outputs", self.frozen_outputs, FROZEN_OUTPUTS)
+    _check_choice("readout", self.readout, READOUTS)
 
     if len(self.layer_sizes) < 2:
       raise ValueError(
@@ -182,6 +195,17 @@ class Config:
     _check_positive_int("frozen_cache_limit_mib", self.frozen_cache_limit_mib)
 
     _check_non_negative_int("predict_from_layer", self.predict_from_layer)
+    _check_non_negative_int("shift_pixels", self.shift_pixels)
+    jitters = self.shift_pixels > 0 or self.mirror
+    if self.schedule == "layerwise" and (jitters or self.readout != "goodness"):
+      raise ValueError(
+          f"shift_pixels={self.shift_pixels}, mirror={self.mirror} and"
+          f" readout={self.readout!r} need schedule='simultaneous': the"
+          " layer-wise schedule trains a later layer on a fixed table of the"
+          " frozen layers' outputs, which neither jittered images nor a"
+          " neutral-label pass fit. Use shift_pixels=0, mirror=False and"
+          " readout='goodness', or schedule='simultaneous'."
+      )
     if self.predict_from_layer >= self.num_layers:
       raise ValueError(
           f"predict_from_layer={self.predict_from_layer} leaves no layer to"

@@ -7,6 +7,10 @@ wins. With `config.predict_from_layer = f > 0` the sum skips the first `f`
 layers once the network is deeper than `f` (Hinton's practice of ignoring
 the first hidden layer). The `C` candidates are independent: a `vmap` over
 them, sharing the first layer's label-independent product (see `layers`).
+
+With `config.readout = "softmax"` the score of a label is instead the
+log-probability the layers' linear classifiers give it from one
+neutral-label pass (`readout`), summed over the same layers.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import jax.numpy as jnp
 from amsga_jax import config as config_lib
 from amsga_jax import layers
 from amsga_jax import objective
+from amsga_jax import readout
 
 
 def candidate_goodness(
@@ -69,6 +74,37 @@ def candidate_goodness(
 
   by_label = jax.vmap(for_label)(jnp.arange(num_classes))  # [C, B, L]
   return jnp.transpose(by_label, (1, 0, 2))
+
+
+def candidate_scores(
+    network: list[layers.Params],
+    images: jnp.ndarray,
+    *,
+    config: config_lib.Config,
+    num_classes: int,
+    hot_value: float,
+) -> jnp.ndarray:
+  """What prediction compares, per layer: [B, C, L].
+
+  Goodness (`candidate_goodness`), or with `config.readout = "softmax"`
+  the layers' readout log-probabilities
+  (`readout.candidate_log_probabilities`).
+  """
+  if config.readout == "softmax":
+    return readout.candidate_log_probabilities(
+        network,
+        images,
+        num_classes=num_classes,
+        hot_value=hot_value,
+        epsilon=config.norm_epsilon,
+    )
+  return candidate_goodness(
+      network,
+      images,
+      config=config,
+      num_classes=num_classes,
+      hot_value=hot_value,
+  )
 
 
 def summed_goodness_by_depth(
@@ -147,7 +183,7 @@ def evaluate_in_batches(
   batches = padded.reshape(num_batches, batch_size, images.shape[1])
 
   goodness = jax.lax.map(
-      lambda batch: candidate_goodness(
+      lambda batch: candidate_scores(
           network,
           batch,
           config=config,
@@ -170,11 +206,12 @@ def predict(
     num_classes: int,
     hot_value: float,
 ) -> jnp.ndarray:
-  """The label with the largest goodness summed over the layers: [B].
+  """The label with the largest score summed over the layers: [B].
 
-  All layers, or those from `config.predict_from_layer` on.
+  All layers, or those from `config.predict_from_layer` on; the score is
+  goodness or the readout's log-probability (`candidate_scores`).
   """
-  goodness = candidate_goodness(
+  goodness = candidate_scores(
       network,
       images,
       config=config,

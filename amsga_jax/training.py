@@ -49,11 +49,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from amsga_jax import augmentation
 from amsga_jax import config as config_lib
 from amsga_jax import evaluation
 from amsga_jax import labels as labels_lib
 from amsga_jax import layers
 from amsga_jax import objective
+from amsga_jax import readout
 from amsga_jax import schedules
 from amsga_jax import sharding
 
@@ -151,13 +153,27 @@ def _layer_optimizer(
       b1=config.adam_b1,
       b2=config.adam_b2,
   )
+  if config.readout == "softmax":
+    # The classifier gets an optimiser of its own, so that its gradient
+    # never enters the layer's clipping norm.
+    optimizer = optax.multi_transform(
+        {"layer": optimizer, "readout": optimizer},
+        readout.readout_partition,
+    )
   return optimizer, schedule
 
 
 def init_state(
-    config: config_lib.Config, keys: jax.Array, num_examples: int
+    config: config_lib.Config,
+    keys: jax.Array,
+    num_examples: int,
+    num_classes: int = 10,
 ) -> TrainState:
-  """Kaiming-initialised layers and fresh optimiser states for each seed."""
+  """Kaiming-initialised layers and fresh optimiser states for each seed.
+
+  With `config.readout = "softmax"` each layer also holds a zero
+  classifier over the `num_classes` labels (`readout.init_readout`).
+  """
   total_steps = config.epochs * steps_per_epoch(config, num_examples)
   optimizer, _ = _layer_optimizer(config, total_steps)
 
@@ -165,6 +181,11 @@ def init_state(
     network = layers.init_network(
         jax.random.fold_in(key, 0), config.layer_sizes
     )
+    if config.readout == "softmax":
+      network = [
+          {**params, **readout.init_readout(width, num_classes)}
+          for params, width in zip(network, config.layer_sizes[1:], strict=True)
+      ]
     return tuple(network), tuple(optimizer.init(p) for p in network)
 
   params, opt_states = jax.vmap(for_seed)(keys)
@@ -205,6 +226,12 @@ def _run_steps(
       step_body, carry, (jnp.arange(num_steps), batches)
   )
   return carry, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+
+# Folded into an epoch's key for the input jitter's draws, apart from the
+# three keys `_epoch_keys` splits off, so runs without jitter draw what they
+# drew before it existed.
+_JITTER_STREAM = 7
 
 
 def _epoch_keys(layer_key: jax.Array, epoch: jnp.ndarray):
@@ -587,18 +614,30 @@ def make_simultaneous_chunk(
 
   Each layer sees the detached (`stop_gradient`) output of the layer below,
   so its gradient is its own loss's alone; each has its own optimiser
-  state. Maps `(params, opt_states, images, labels, keys, first_epoch)` to
+  state. With input jitter on, each step's images are shifted or mirrored
+  first (`augmentation`); with the softmax readout on, each layer's
+  classifier takes a step on the same images under the neutral label.
+
+  Maps `(params, opt_states, images, labels, keys, first_epoch)` to
   `(params, opt_states, metrics)` with metrics [S, chunk_length, L].
   """
   num_steps = steps_per_epoch(config, num_examples)
   optimizer, schedule = _layer_optimizer(config, config.epochs * num_steps)
   epsilon = config.norm_epsilon
+  jitters = config.shift_pixels > 0 or config.mirror
 
   def train_one_seed(params, opt_states, images, labels, seed_key, first_epoch):
     training_key = _training_key(seed_key)
-    prepared = layers.prepare_first_layer_inputs(
-        images, num_classes=num_classes, hot_value=hot_value, epsilon=epsilon
-    )
+    # Jittered images are new at every step, so only unjittered ones are
+    # normalised once for the whole chunk.
+    prepared = None
+    if not jitters:
+      prepared = layers.prepare_first_layer_inputs(
+          images,
+          num_classes=num_classes,
+          hot_value=hot_value,
+          epsilon=epsilon,
+      )
 
     def epoch_body(carry, epoch):
       negative_key, order_key, selection_key = _epoch_keys(training_key, epoch)
@@ -606,12 +645,29 @@ def make_simultaneous_chunk(
           negative_key, labels, num_classes=num_classes
       )
       progress = epoch / config.epochs
+      jitter_key = jax.random.fold_in(
+          jax.random.fold_in(training_key, epoch), _JITTER_STREAM
+      )
 
       def step_body(carry, step_and_batch):
         params, opt_states = carry
         step, batch = step_and_batch
         batch_images = images if batch is None else images[batch]
-        batch_prepared = _rows(prepared, batch, 0)
+        if jitters:
+          batch_images = augmentation.jitter_images(
+              jax.random.fold_in(jitter_key, step),
+              batch_images,
+              max_shift=config.shift_pixels,
+              mirror=config.mirror,
+          )
+          batch_prepared = layers.prepare_first_layer_inputs(
+              batch_images,
+              num_classes=num_classes,
+              hot_value=hot_value,
+              epsilon=epsilon,
+          )
+        else:
+          batch_prepared = _rows(prepared, batch, 0)
         positive_labels = labels if batch is None else labels[batch]
         batch_negatives = (
             negative_labels if batch is None else negative_labels[batch]
@@ -669,6 +725,23 @@ def make_simultaneous_chunk(
             )
             total += loss
             per_layer.append(metrics)
+
+          if config.readout == "softmax":
+            activities = readout.neutral_activities(
+                jax.lax.stop_gradient(list(params)),
+                batch_prepared,
+                num_classes=num_classes,
+                epsilon=epsilon,
+            )
+            for layer_params, activity, metrics in zip(
+                params, activities, per_layer, strict=True
+            ):
+              loss, accuracy = readout.readout_loss(
+                  layer_params, activity, positive_labels
+              )
+              total += loss
+              metrics["readout_loss"] = loss
+              metrics["readout_accuracy"] = accuracy
           return total, per_layer
 
         grads, per_layer = jax.grad(loss_fn, has_aux=True)(params)
@@ -722,6 +795,14 @@ class Trainer:
           f"{dataset.num_classes} classes leave no pixels beside the label"
           f" embedding in {dataset.input_dim} inputs."
       )
+    if config.shift_pixels > 0 or config.mirror:
+      side = augmentation.image_side(dataset.input_dim)
+      if config.shift_pixels >= side:
+        raise ValueError(
+            f"shift_pixels={config.shift_pixels} would move {dataset.name}'s"
+            f" {side}x{side} images out of the picture; use fewer than"
+            f" {side} (1 or 2 are the usual jitter)."
+        )
     num_examples = dataset.train_images.shape[0]
     if not config.is_full_batch and config.batch_size > num_examples:
       raise ValueError(
@@ -767,7 +848,8 @@ class Trainer:
 
   def initial_state(self) -> TrainState:
     return sharding.replicate(
-        init_state(self.config, self.keys, self.num_examples), self.mesh
+        init_state(self.config, self.keys, self.num_examples, self.num_classes),
+        self.mesh,
     )
 
   def _accuracy(self, params, images, labels):

@@ -13,11 +13,15 @@ trains, at the preset's budget and with the same seeds:
 `python -m experiments.ablation --study=beyond --preset=best_mnist` starts
 from the preset (`best`) and undoes one switch at a time: uniform random
 negatives (`random_negatives`), the thresholded loss of eq. 1
-(`threshold_loss`), layer-by-layer training (`layerwise`), prediction from
-every layer (`predict_from_all_layers`, when the preset skips some), a
-constant learning rate (`no_warmup_cosine`, when it is on); adds each AMSGA
-component it leaves off (`plus_<component>`); and ends with plain FF on the
-same architecture and budget (`plain_ff`).
+(`threshold_loss`), layer-by-layer training (`layerwise`, which also drops
+input jitter and the softmax readout, since that schedule has neither),
+prediction from every layer (`predict_from_all_layers`, when the preset
+skips some), a constant learning rate (`no_warmup_cosine`, when it is on),
+unshifted images (`no_shift`), no mirror images (`no_mirror`), prediction by
+goodness instead of the readout (`goodness_readout`) or by the readout
+instead of goodness (`plus_softmax_readout`); adds each AMSGA component it
+leaves off (`plus_<component>`); and ends with plain FF on the same
+architecture and budget (`plain_ff`).
 
 Each variant runs in `WORKDIR/<variant>` through `run_experiment`, so an
 interrupted ablation resumes where it stopped and finished variants are not
@@ -87,6 +91,9 @@ def ablation_variants(
   return variants
 
 
+_NO_JITTER_OR_READOUT = dict(shift_pixels=0, mirror=False, readout="goodness")
+
+
 def beyond_variants(config: Config) -> dict[str, Config]:
   """Leave-one-out of the switches beyond the paper, in table order."""
   variants = {"best": config}
@@ -95,11 +102,21 @@ def beyond_variants(config: Config) -> dict[str, Config]:
   if config.loss != "threshold":
     variants["threshold_loss"] = config.replace(loss="threshold")
   if config.schedule != "layerwise":
-    variants["layerwise"] = config.replace(schedule="layerwise")
+    variants["layerwise"] = config.replace(
+        schedule="layerwise", **_NO_JITTER_OR_READOUT
+    )
   if config.predict_from_layer:
     variants["predict_from_all_layers"] = config.replace(predict_from_layer=0)
   if config.warmup_cosine:
     variants["no_warmup_cosine"] = config.replace(warmup_cosine=False)
+  if config.shift_pixels:
+    variants["no_shift"] = config.replace(shift_pixels=0)
+  if config.mirror:
+    variants["no_mirror"] = config.replace(mirror=False)
+  if config.readout == "softmax":
+    variants["goodness_readout"] = config.replace(readout="goodness")
+  elif config.schedule == "simultaneous":
+    variants["plus_softmax_readout"] = config.replace(readout="softmax")
   for name in COMPONENTS:
     if not getattr(config, name):
       variants[f"plus_{name}"] = config.replace(**{name: True})
@@ -108,6 +125,7 @@ def beyond_variants(config: Config) -> dict[str, Config]:
       loss="threshold",
       schedule="layerwise",
       predict_from_layer=0,
+      **_NO_JITTER_OR_READOUT,
       **{name: False for name in COMPONENTS},
   )
   return variants
@@ -124,6 +142,12 @@ def _switches(config: Config) -> str:
     words.append(config.schedule)
   if config.predict_from_layer:
     words.append(f"predict from layer {config.predict_from_layer + 1}")
+  if config.shift_pixels:
+    words.append(f"shifts of {config.shift_pixels} px")
+  if config.mirror:
+    words.append("mirror images")
+  if config.readout != "goodness":
+    words.append(f"{config.readout} readout")
   return ", ".join(words) or "-"
 
 

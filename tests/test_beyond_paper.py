@@ -301,6 +301,7 @@ def test_beyond_study_undoes_one_switch_at_a_time():
       "layerwise",
       "predict_from_all_layers",
       "no_warmup_cosine",
+      "plus_softmax_readout",
       "plus_multiscale",
       "plus_curriculum",
       "plus_adaptive_threshold",
@@ -320,6 +321,33 @@ def test_beyond_study_undoes_one_switch_at_a_time():
           "warmup_cosine",
       }
     else:
+      assert len(changed) == 1, (name, changed)
+
+
+def test_beyond_study_of_jitter_and_readout():
+  from experiments import ablation
+
+  best = Config(
+      schedule="simultaneous",
+      loss="symmetric",
+      shift_pixels=2,
+      mirror=True,
+      readout="softmax",
+      **BASELINE,
+  )
+
+  variants = ablation.beyond_variants(best)
+
+  for name in ("no_shift", "no_mirror", "goodness_readout"):
+    assert name in variants
+  assert "plus_softmax_readout" not in variants
+  fields = best.to_dict()
+  for name, variant in variants.items():
+    variant.validate()
+    changed = {k for k, v in variant.to_dict().items() if fields[k] != v}
+    if name == "layerwise":
+      assert changed == {"schedule", "shift_pixels", "mirror", "readout"}
+    elif name not in ("best", "plain_ff"):
       assert len(changed) == 1, (name, changed)
 
 
