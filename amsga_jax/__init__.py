@@ -25,6 +25,8 @@ Modules, one per idea:
 - `training`: compiled chunks of epochs, layer-wise or simultaneous, seeds
   vmapped; the `Trainer` loop.
 - `evaluation`: prediction over candidate labels, accuracy by depth.
+- `readout`: a linear softmax classifier per layer, trained locally.
+- `augmentation`: shifts and mirror images of the training images.
 - `data`: MNIST, Fashion-MNIST and scikit-learn digits as arrays.
 """
 

@@ -50,6 +50,18 @@ HELP = {
         " layers' outputs (a table of every image under every label, or the"
         " frozen layers run on each step's negatives)."
     ),
+    "readout": (
+        "goodness (score every label) or softmax (a linear classifier per"
+        " layer on its neutral-label activity); simultaneous schedule only."
+    ),
+    "shift_pixels": (
+        "Shift training images by up to this many pixels (not"
+        " permutation-invariant); simultaneous schedule only."
+    ),
+    "mirror": (
+        "Mirror training images left-right at random (not"
+        " permutation-invariant); simultaneous schedule only."
+    ),
     "frozen_cache_limit_mib": (
         "Largest frozen-output cache, MiB per device, that"
         " --frozen_outputs=auto keeps."
