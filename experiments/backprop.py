@@ -8,7 +8,10 @@ between FF and backprop is then measured on this machine, not quoted.
 Hidden layers are ReLU, the output layer linear with one unit per class;
 Adam with a cosine-decayed learning rate; shuffled mini-batches. Seeds are
 vmapped. The reported test accuracy is that of the epoch with the best
-validation accuracy (the test set picks nothing).
+validation accuracy (the test set picks nothing). `--shift_pixels` and
+`--mirror` jitter the training images exactly as the FF runs' switches of
+the same names do (`amsga_jax.augmentation`), so a jittered FF run has a
+jittered backprop run to be measured against.
 
 Nothing here is imported by `amsga_jax` or the FF experiments.
 """
@@ -26,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from amsga_jax import augmentation
 from amsga_jax import data as data_lib
 from experiments import run
 
@@ -48,6 +52,12 @@ def define_flags() -> None:
   flags.DEFINE_float("lr", 1e-3, "Adam's initial rate.")
   flags.DEFINE_integer("seeds", 3, "Seeds trained as one program.")
   flags.DEFINE_integer("seed", 0, "First seed.")
+  flags.DEFINE_integer(
+      "shift_pixels", 0, "Shift training images by up to this many pixels."
+  )
+  flags.DEFINE_boolean(
+      "mirror", False, "Mirror training images left-right at random."
+  )
   flags.DEFINE_string("output", None, "Write the results as JSON to this file.")
 
 
@@ -86,29 +96,46 @@ def make_epoch(
     optimizer: optax.GradientTransformation,
     num_examples: int,
     batch_size: int,
+    *,
+    shift_pixels: int = 0,
+    mirror: bool = False,
 ):
   """A jitted epoch over `S` vmapped seeds.
 
   Maps `(params, opt_state, images, labels, keys)` (params and opt_state
   with a leading [S], keys [S, 2] of this epoch) to the new
-  `(params, opt_state, mean loss [S])`.
+  `(params, opt_state, mean loss [S])`. With `shift_pixels` or `mirror`,
+  each step's images are jittered first (`augmentation.jitter_images`).
   """
   num_steps = num_examples // batch_size
+  jitters = shift_pixels > 0 or mirror
 
   def one_seed(params, opt_state, images, labels, key):
+    # The jitter draws from a key of its own, so that runs without it
+    # shuffle as they did before it existed.
+    jitter_key = jax.random.fold_in(key, 7)
     order = jax.random.permutation(key, num_examples)
     batches = order[: num_steps * batch_size].reshape(num_steps, batch_size)
 
-    def step(carry, batch):
+    def step(carry, step_and_batch):
       params, opt_state = carry
+      step_index, batch = step_and_batch
+      batch_images = images[batch]
+      if jitters:
+        batch_images = augmentation.jitter_images(
+            jax.random.fold_in(jitter_key, step_index),
+            batch_images,
+            max_shift=shift_pixels,
+            mirror=mirror,
+        )
       loss, grads = jax.value_and_grad(cross_entropy)(
-          params, images[batch], labels[batch]
+          params, batch_images, labels[batch]
       )
       updates, opt_state = optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), loss
 
     (params, opt_state), losses = jax.lax.scan(
-        step, (params, opt_state), batches
+        step, (params, opt_state), (jnp.arange(num_steps), batches)
     )
     return params, opt_state, losses.mean()
 
@@ -136,6 +163,8 @@ def train(
     batch_size: int,
     learning_rate: float,
     seeds: tuple[int, ...],
+    shift_pixels: int = 0,
+    mirror: bool = False,
 ) -> dict:
   """Trains one MLP per seed; returns per-epoch curves and the final pick.
 
@@ -157,7 +186,21 @@ def train(
   optimizer = optax.adam(
       optax.cosine_decay_schedule(learning_rate, total_steps)
   )
-  epoch_fn = make_epoch(optimizer, num_examples, batch_size)
+  if shift_pixels < 0:
+    raise ValueError(f"shift_pixels={shift_pixels} must be 0 or more.")
+  if shift_pixels or mirror:
+    side = augmentation.image_side(dataset.input_dim)
+    if shift_pixels >= side:
+      raise ValueError(
+          f"shift_pixels={shift_pixels} must be below the image side {side}."
+      )
+  epoch_fn = make_epoch(
+      optimizer,
+      num_examples,
+      batch_size,
+      shift_pixels=shift_pixels,
+      mirror=mirror,
+  )
 
   keys = jnp.stack([jax.random.PRNGKey(seed) for seed in seeds])
   params = jax.vmap(lambda key: init_mlp(key, sizes))(keys)
@@ -203,6 +246,8 @@ def train(
       "epochs": epochs,
       "batch_size": batch_size,
       "learning_rate": learning_rate,
+      "shift_pixels": shift_pixels,
+      "mirror": mirror,
       "seeds": list(seeds),
       "best_epoch": (best + 1).tolist(),
       "validation_accuracy": _summary(chosen_validation),
@@ -235,6 +280,8 @@ def main(argv: list[str]) -> None:
         batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.lr,
         seeds=tuple(range(FLAGS.seed, FLAGS.seed + FLAGS.seeds)),
+        shift_pixels=FLAGS.shift_pixels,
+        mirror=FLAGS.mirror,
     )
   except (ValueError, data_lib.DataError) as error:
     raise SystemExit(f"error: {error}") from None

@@ -269,6 +269,29 @@ def test_backprop_mlp_learns_digits_and_picks_by_validation():
   )
 
 
+def test_backprop_with_jitter_learns_and_differs_from_without():
+  options = dict(
+      layer_sizes=(64, 50),
+      epochs=3,
+      batch_size=50,
+      learning_rate=3e-3,
+      seeds=(0,),
+  )
+
+  plain = backprop.train(helpers.digits_dataset(), **options)
+  jittered = backprop.train(
+      helpers.digits_dataset(), shift_pixels=1, mirror=True, **options
+  )
+
+  assert plain["curves"]["loss"] != jittered["curves"]["loss"]
+  assert jittered["shift_pixels"] == 1 and jittered["mirror"]
+  # Chance is 0.1; measured 0.47 (a one-pixel shift and a mirror image
+  # move an 8x8 digit a long way, and this is three epochs).
+  assert jittered["test_accuracy"]["mean"] >= 0.3
+  with pytest.raises(ValueError, match="below the image side"):
+    backprop.train(helpers.digits_dataset(), shift_pixels=8, **options)
+
+
 def test_backprop_rejects_wrong_input_width():
   with pytest.raises(ValueError, match="input width"):
     backprop.train(
@@ -357,7 +380,7 @@ def test_beyond_study_of_jitter_and_readout():
 def test_best_preset_recipe_learns_digits():
   from experiments import presets
 
-  config = presets.best_mnist().replace(
+  config = presets.best_mnist_pi().replace(
       dataset="digits",
       layer_sizes=(64, 100, 100),
       epochs=10,
@@ -371,10 +394,26 @@ def test_best_preset_recipe_learns_digits():
   assert trainer.accuracy(state, "test")[0, -1] >= 0.85
 
 
-def test_best_fmnist_is_best_mnist_on_fashion_mnist():
+def test_best_mnist_is_the_permutation_invariant_recipe_with_jitter():
   from experiments import presets
 
-  mnist, fmnist = presets.best_mnist(), presets.best_fmnist()
+  jittered, invariant = presets.best_mnist(), presets.best_mnist_pi()
+
+  assert jittered.shift_pixels > 0
+  assert invariant.shift_pixels == 0 and not invariant.mirror
+  assert jittered.replace(
+      shift_pixels=0,
+      epochs=invariant.epochs,
+      eval_every=invariant.eval_every,
+      checkpoint_every=invariant.checkpoint_every,
+  ) == invariant
+  jittered.validate()
+
+
+def test_best_fmnist_pi_is_best_mnist_pi_on_fashion_mnist():
+  from experiments import presets
+
+  mnist, fmnist = presets.best_mnist_pi(), presets.best_fmnist_pi()
 
   assert mnist.replace(dataset="fashion_mnist") == fmnist
   assert mnist.schedule == "simultaneous"
