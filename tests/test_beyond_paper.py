@@ -401,12 +401,15 @@ def test_best_mnist_is_the_permutation_invariant_recipe_with_jitter():
 
   assert jittered.shift_pixels > 0
   assert invariant.shift_pixels == 0 and not invariant.mirror
-  assert jittered.replace(
-      shift_pixels=0,
-      epochs=invariant.epochs,
-      eval_every=invariant.eval_every,
-      checkpoint_every=invariant.checkpoint_every,
-  ) == invariant
+  assert (
+      jittered.replace(
+          shift_pixels=0,
+          epochs=invariant.epochs,
+          eval_every=invariant.eval_every,
+          checkpoint_every=invariant.checkpoint_every,
+      )
+      == invariant
+  )
   jittered.validate()
 
 
