@@ -394,16 +394,19 @@ def test_best_preset_recipe_learns_digits():
   assert trainer.accuracy(state, "test")[0, -1] >= 0.85
 
 
-def test_best_mnist_is_the_permutation_invariant_recipe_with_jitter():
+@pytest.mark.parametrize("dataset", ["mnist", "fmnist"])
+def test_best_presets_are_the_permutation_invariant_ones_with_jitter(dataset):
   from experiments import presets
 
-  jittered, invariant = presets.best_mnist(), presets.best_mnist_pi()
+  jittered = presets.get_preset(f"best_{dataset}")
+  invariant = presets.get_preset(f"best_{dataset}_pi")
 
   assert jittered.shift_pixels > 0
   assert invariant.shift_pixels == 0 and not invariant.mirror
   assert (
       jittered.replace(
           shift_pixels=0,
+          mirror=False,
           epochs=invariant.epochs,
           eval_every=invariant.eval_every,
           checkpoint_every=invariant.checkpoint_every,
