@@ -142,13 +142,31 @@ def _final_params(workdir: str, config: Config, dataset) -> list[np.ndarray]:
   store = checkpoints_lib.Checkpoints(workdir, config.epochs)
   state, position, _ = store.restore_latest(trainer.initial_state())
   store.close()
-  assert position == training.Position(phase=config.num_layers, epoch=0)
+  assert position == training.Position(phase=trainer.num_phases, epoch=0)
   return jax.tree.leaves(state)
 
 
-@pytest.mark.parametrize("stop_after_chunks", [2, 6])
-def test_resumed_run_is_bit_identical(tmp_path, digits, stop_after_chunks):
-  config = _tiny_config()
+@pytest.mark.parametrize(
+    "changes, stop_after_chunks",
+    [
+        ({}, 2),
+        ({}, 6),
+        (
+            dict(
+                schedule="simultaneous",
+                shift_pixels=1,
+                mirror=True,
+                readout="softmax",
+            ),
+            2,
+        ),
+    ],
+    ids=["layer-1", "layer-2", "simultaneous-jitter-readout"],
+)
+def test_resumed_run_is_bit_identical(
+    tmp_path, digits, changes, stop_after_chunks
+):
+  config = _tiny_config(**changes)
   whole = str(tmp_path / "whole")
   stopped = str(tmp_path / "stopped")
   run.run_experiment(config, whole, dataset=digits, progress=False)
